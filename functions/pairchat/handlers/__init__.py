@@ -1,0 +1,1 @@
+"""Lambda adapters: parse the event, call one domain function, map errors to frames."""

@@ -1,0 +1,63 @@
+"""Per-container state, created once per cold start and reused by every invocation.
+
+Tests do not go through here: they build a :class:`~pairchat.service.ChatService` with a
+real test Redis and a fake or moto-backed notifier and hand it to the adapter functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..notifier import ManagementApiNotifier, management_client
+from ..service import ChatService, Telemetry
+from ..settings import Settings
+from ..store import ChatStore
+
+
+def redis_client(settings: Settings) -> Any:
+    """A redis-py client for the configured URL: a cluster client in cluster mode."""
+    import redis
+
+    common: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 2.0,
+        "health_check_interval": 30,
+    }
+    if settings.redis_cluster:
+        from redis.cluster import RedisCluster
+
+        return RedisCluster.from_url(settings.redis_url, **common)  # type: ignore[no-untyped-call]
+    return redis.Redis.from_url(settings.redis_url, **common)
+
+
+def endpoint_from_event(event: dict[str, Any]) -> str:
+    """The Management API endpoint of the API that sent this event."""
+    ctx = event.get("requestContext") or {}
+    return f"https://{ctx.get('domainName')}/{ctx.get('stage')}"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: ChatStore
+    telemetry: Telemetry | None = None
+    _services: dict[str, ChatService] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, telemetry: Telemetry | None = None) -> Runtime:
+        return cls(settings, ChatStore(redis_client(settings), settings), telemetry)
+
+    def service_for(self, event: dict[str, Any]) -> ChatService:
+        """The service posting to this event's API (one Management client per endpoint)."""
+        endpoint = self.settings.management_endpoint or endpoint_from_event(event)
+        service = self._services.get(endpoint)
+        if service is None:
+            s = self.settings
+            client = management_client(
+                endpoint, s.aws_region, s.management_timeout_s, s.management_max_attempts
+            )
+            service = ChatService(self.store, ManagementApiNotifier(client), s, self.telemetry)
+            self._services[endpoint] = service
+        return service

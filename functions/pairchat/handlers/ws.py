@@ -1,0 +1,126 @@
+"""The WebSocket routes' Lambda handlers.
+
+template.yaml wires ``$connect`` to :func:`on_connect`, ``$disconnect`` to
+:func:`on_disconnect`, and ``join``, ``send``, ``next``, ``leave``, ``heartbeat`` and
+``$default`` to :func:`on_message` (one function for every message route keeps one warm
+pool instead of six). The ``handle_*`` functions are the adapters proper: they take the
+service, so tests call them with their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from redis.exceptions import RedisError
+
+from ..errors import PairchatError, SessionExpired, Unavailable
+from ..protocol import parse
+from ..service import ChatService
+from ..settings import Settings
+from .runtime import Runtime
+
+logger = Logger()
+metrics = Metrics()
+
+Response = dict[str, Any]
+OK: Response = {"statusCode": 200}
+
+
+def _connection_id(event: dict[str, Any]) -> str:
+    return str(event["requestContext"]["connectionId"])
+
+
+# -- adapters -------------------------------------------------------------------------------
+
+
+def handle_connect(event: dict[str, Any], service: ChatService) -> Response:
+    """Gives the connection a server-generated identity. A non-2xx refuses the upgrade."""
+    connection_id = _connection_id(event)
+    try:
+        user_id = service.connect(connection_id)
+    except RedisError:
+        logger.exception("redis unavailable on connect")
+        return {"statusCode": 503}
+    logger.info("connected", extra={"user_id": user_id})
+    return OK
+
+
+def handle_disconnect(event: dict[str, Any], service: ChatService) -> Response:
+    try:
+        service.disconnect(_connection_id(event))
+    except RedisError:
+        # Best effort: the session TTL and the sweeper remove what is left.
+        logger.exception("redis unavailable on disconnect")
+        return {"statusCode": 503}
+    return OK
+
+
+def handle_message(event: dict[str, Any], service: ChatService) -> Response:
+    """Every message route: parse the frame, run the command, answer errors with a frame."""
+    connection_id = _connection_id(event)
+    try:
+        command = parse(event.get("body"), service.settings.max_text_chars)
+        service.handle(connection_id, command)
+    except PairchatError as error:
+        return _refuse(service, connection_id, error)
+    except RedisError:
+        logger.exception("redis unavailable")
+        return _refuse(service, connection_id, Unavailable())
+    return OK
+
+
+def _refuse(service: ChatService, connection_id: str, error: PairchatError) -> Response:
+    logger.info("refused", extra={"code": error.code})
+    try:
+        service.reject(connection_id, error)
+    except (PairchatError, RedisError):
+        logger.exception("could not deliver the error frame")
+    if isinstance(error, SessionExpired):
+        return {"statusCode": 410}
+    return {"statusCode": error.status}
+
+
+# -- Lambda entry points --------------------------------------------------------------------
+
+
+class _PowertoolsTelemetry:
+    def count(self, name: str, value: float = 1) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    def timing(self, name: str, milliseconds: float) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """Created on the first invocation of a container and kept for the next ones."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.from_settings(Settings.from_env(), _PowertoolsTelemetry())
+    return _runtime
+
+
+_CORRELATION = "requestContext.connectionId"
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=_CORRELATION)
+def on_connect(event: dict[str, Any], context: LambdaContext) -> Response:
+    return handle_connect(event, runtime().service_for(event))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=_CORRELATION)
+def on_disconnect(event: dict[str, Any], context: LambdaContext) -> Response:
+    return handle_disconnect(event, runtime().service_for(event))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=_CORRELATION)
+def on_message(event: dict[str, Any], context: LambdaContext) -> Response:
+    return handle_message(event, runtime().service_for(event))

@@ -1,0 +1,75 @@
+"""Every Redis key name pairchat uses, built in one place.
+
+The names keep those of the design this replaces (``sess:``, ``room:``, ``recent:``,
+``wait:chat:<gender>:<preference>``) so its debugging habits still apply. The Lua scripts
+build the same names from the same prefix; ``tests/unit/test_keys.py`` pins both sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+GENDERS: Final = ("male", "female")
+PREFERENCES: Final = ("male", "female", "any")
+
+
+def admits(preference: str, gender: str) -> bool:
+    return preference == "any" or preference == gender
+
+
+def compatible(g1: str, p1: str, g2: str, p2: str) -> bool:
+    """Mutual compatibility: each one's preference admits the other's gender."""
+    return admits(p1, g2) and admits(p2, g1)
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    def session(self, user_id: str) -> str:
+        """Hash: ``conn`` (connection id), ``g``/``p`` (last join), ``q`` or ``room``."""
+        return f"{self.prefix}sess:{user_id}"
+
+    def connection(self, connection_id: str) -> str:
+        """String: connection id -> user id. Lets one script resolve who is calling."""
+        return f"{self.prefix}conn:{connection_id}"
+
+    def queue_name(self, gender: str, preference: str) -> str:
+        """The queue's name without prefix, as stored in a session's ``q`` field."""
+        return f"wait:chat:{gender}:{preference}"
+
+    def queue(self, gender: str, preference: str) -> str:
+        """Sorted set: member user id, score the enqueue time in ms (FIFO across queues)."""
+        return f"{self.prefix}{self.queue_name(gender, preference)}"
+
+    def all_queues(self) -> list[tuple[str, str, str]]:
+        return [(g, p, self.queue(g, p)) for g in GENDERS for p in PREFERENCES]
+
+    def room(self, room_id: str) -> str:
+        """Hash: ``a`` (the waiter), ``b`` (the joiner), ``ts`` (ms when created)."""
+        return f"{self.prefix}room:{room_id}"
+
+    def recent(self, user_id: str) -> str:
+        """Set of recent partners, written in both directions."""
+        return f"{self.prefix}recent:{user_id}"
+
+    def blocks(self, user_id: str) -> str:
+        """Set of users this user blocked; the pairing script honours it both ways."""
+        return f"{self.prefix}block:{user_id}"
+
+    def stats_matches(self, minute: int) -> str:
+        """List of wait times (ms) of matches made in that epoch minute (capped)."""
+        return f"{self.prefix}stats:waits:{minute}"
+
+    def stats_count(self, minute: int) -> str:
+        """Counter of matches made in that epoch minute."""
+        return f"{self.prefix}stats:matches:{minute}"
+
+    def pattern(self, kind: str) -> str:
+        """A SCAN ``MATCH`` pattern for one kind of key (``sess``, ``room``, ...)."""
+        return f"{_glob_escape(self.prefix)}{kind}:*"
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -1,0 +1,180 @@
+"""The chat domain: what each client action does, in terms of the store and the notifier.
+
+Knows nothing of Lambda events or HTTP. Frames go out through a :class:`Notifier`; a post
+that meets a gone connection (410) erases that connection's state and tells its partner,
+so nobody is left in a room with a dead peer.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .errors import PairchatError
+from .notifier import Notifier
+from .protocol import Command, Heartbeat, Join, Leave, Next, Send, frame
+from .settings import Settings
+from .store import ChatStore, JoinMode, MatchResult
+
+log = logging.getLogger(__name__)
+
+
+class Telemetry(Protocol):
+    """Counters and timings; the Lambda adapter maps them to CloudWatch EMF metrics."""
+
+    def count(self, name: str, value: float = 1) -> None: ...
+
+    def timing(self, name: str, milliseconds: float) -> None: ...
+
+
+class NullTelemetry:
+    def count(self, name: str, value: float = 1) -> None:
+        pass
+
+    def timing(self, name: str, milliseconds: float) -> None:
+        pass
+
+
+def new_room_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_user_id() -> str:
+    return str(uuid.uuid4())
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: ChatStore,
+        notifier: Notifier,
+        settings: Settings,
+        telemetry: Telemetry | None = None,
+        room_ids: Callable[[], str] = new_room_id,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.settings = settings
+        self.telemetry = telemetry or NullTelemetry()
+        self._room_ids = room_ids
+
+    # -- connection lifecycle -------------------------------------------------------------
+
+    def connect(self, connection_id: str, user_id: str | None = None) -> str:
+        """Opens a session for a new connection. The user id is the server's to decide."""
+        uid = user_id or new_user_id()
+        self.store.connect(connection_id, uid)
+        self.telemetry.count("Connects")
+        return uid
+
+    def disconnect(self, connection_id: str) -> None:
+        result = self.store.leave(connection_id, "disconnect")
+        if result.partner_connection:
+            self._tell_partner_left(result.partner_connection, result.room_id)
+
+    # -- client actions ---------------------------------------------------------------------
+
+    def handle(self, connection_id: str, command: Command) -> None:
+        """Runs one parsed client command. Domain refusals raise :class:`PairchatError`."""
+        if isinstance(command, Join):
+            self.join(connection_id, command.gender, command.preference)
+        elif isinstance(command, Next):
+            self.next(connection_id, command.gender, command.preference)
+        elif isinstance(command, Send):
+            self.send(connection_id, command.text)
+        elif isinstance(command, Leave):
+            self.leave(connection_id)
+        elif isinstance(command, Heartbeat):
+            self.heartbeat(connection_id)
+        else:  # pragma: no cover - exhaustive
+            raise TypeError(f"unhandled command {command!r}")
+
+    def join(self, connection_id: str, gender: str, preference: str) -> None:
+        self.telemetry.count("Joins")
+        self._pair(connection_id, "join", gender, preference)
+
+    def next(self, connection_id: str, gender: str = "", preference: str = "") -> None:
+        self.telemetry.count("Nexts")
+        self._pair(connection_id, "next", gender, preference)
+
+    def send(self, connection_id: str, text: str) -> None:
+        relay = self.store.relay(connection_id)
+        if relay.partner_gone:
+            self._post_or_drop(connection_id, frame("partner_left", roomId=relay.room_id))
+            return
+        delivered = self.notifier.post(
+            relay.partner_connection, frame("message", roomId=relay.room_id, text=text)
+        )
+        if delivered:
+            self.telemetry.count("Messages")
+        else:
+            self._drop(relay.partner_connection)
+
+    def leave(self, connection_id: str) -> None:
+        result = self.store.leave(connection_id, "leave")
+        if result.partner_connection:
+            self._tell_partner_left(result.partner_connection, result.room_id)
+        self._post_or_drop(connection_id, frame("left", roomId=result.room_id or None))
+
+    def heartbeat(self, connection_id: str) -> None:
+        result = self.store.heartbeat(connection_id)
+        self._post_or_drop(connection_id, frame("pong", state=result.state))
+
+    def reject(self, connection_id: str, error: PairchatError) -> None:
+        """Tells the client why its frame was refused."""
+        self.telemetry.count(f"Error_{error.code}")
+        self._post_or_drop(connection_id, frame("error", code=error.code, message=error.message))
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _pair(self, connection_id: str, mode: JoinMode, gender: str, preference: str) -> None:
+        result = self.store.match(connection_id, mode, gender, preference, self._room_ids())
+        if result.left_partner_connection:
+            self._tell_partner_left(result.left_partner_connection, result.left_room_id)
+        if result.stale_removed:
+            self.telemetry.count("StaleWaitersRemoved", result.stale_removed)
+        attempts = 0
+        while result.matched:
+            outcome = self._announce(connection_id, result)
+            if outcome != "waiter_gone":
+                return
+            # The waiter was dead although its session had not expired yet. The joiner was
+            # told nothing; pair it again (bounded), then just queue it.
+            attempts += 1
+            mode = "join" if attempts <= self.settings.rematch_attempts else "queue"
+            result = self.store.match(
+                connection_id, mode, result.gender, result.preference, self._room_ids()
+            )
+        self._post_or_drop(connection_id, frame("queued", queue=result.queue))
+
+    def _announce(self, connection_id: str, result: MatchResult) -> str:
+        """Tells both users of a reserved pair: the waiter first, then the joiner."""
+        room = result.room_id
+        waiter_frame = frame("matched", roomId=room, partnerId=result.user_id)
+        if not self.notifier.post(result.partner_connection, waiter_frame):
+            self.telemetry.count("GoneConnections")
+            self.store.leave(result.partner_connection, "gone")  # dissolves the room too
+            return "waiter_gone"
+        joiner_frame = frame("matched", roomId=room, partnerId=result.partner_id)
+        if not self.notifier.post(connection_id, joiner_frame):
+            self._drop(connection_id)  # tells the waiter partner_left
+            return "joiner_gone"
+        self.telemetry.count("Matches")
+        self.telemetry.timing("WaitBeforeMatch", result.waited_ms)
+        return "matched"
+
+    def _tell_partner_left(self, partner_connection: str, room_id: str) -> None:
+        self._post_or_drop(partner_connection, frame("partner_left", roomId=room_id))
+
+    def _post_or_drop(self, connection_id: str, data: dict[str, Any]) -> None:
+        if not self.notifier.post(connection_id, data):
+            self._drop(connection_id)
+
+    def _drop(self, connection_id: str) -> None:
+        """A post met 410: erase the connection and tell its partner, if it had one."""
+        self.telemetry.count("GoneConnections")
+        result = self.store.leave(connection_id, "gone")
+        if result.partner_connection:
+            self._tell_partner_left(result.partner_connection, result.room_id)

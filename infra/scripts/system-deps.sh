@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suite needs when they are missing (CI runs as root
+# on Debian). Idempotent and quiet when everything is there.
+set -euo pipefail
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing system packages: ${need[*]} (install them, e.g. sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi

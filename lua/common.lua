@@ -1,0 +1,83 @@
+--[[
+  common.lua: helpers spliced into every script where it says `-- @include common`
+  (pairchat/scripts.py does the splicing before SCRIPT LOAD, as bullmq does with its includes).
+
+  Conventions shared by every script:
+    KEYS[1]  <prefix>conn:<connectionId>, the calling connection's key. It is the one declared
+             key, so a cluster client routes the call to the node owning the prefix's slot.
+             Every other key is built here from ARGV[1]; the prefix carries the hash tag
+             (e.g. "{pairchat}:"), so all of them live in that same slot.
+    ARGV[1]  the key prefix
+    ARGV[2]  the calling connection id
+  Results are flat arrays of strings: {status, ...}; '' stands for "none" (a Lua nil would
+  cut the array short). {'error', code} is a refusal made before any write.
+]]
+local PREFIX = ARGV[1]
+local CONN_ID = ARGV[2]
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function sess_key(uid) return PREFIX .. 'sess:' .. uid end
+local function conn_key(cid) return PREFIX .. 'conn:' .. cid end
+local function room_key(rid) return PREFIX .. 'room:' .. rid end
+local function recent_key(uid) return PREFIX .. 'recent:' .. uid end
+local function block_key(uid) return PREFIX .. 'block:' .. uid end
+
+-- The caller's user id and session key, or nil when the connection has no live session or
+-- the session now belongs to a newer connection of the same user.
+local function resolve()
+  local uid = redis.call('GET', KEYS[1])
+  if not uid then return nil end
+  local sk = sess_key(uid)
+  if redis.call('HGET', sk, 'conn') ~= CONN_ID then return nil end
+  return uid, sk
+end
+
+local function touch(sk, ttl_ms)
+  redis.call('PEXPIRE', sk, ttl_ms)
+  redis.call('PEXPIRE', KEYS[1], ttl_ms)
+end
+
+-- The caller's live room id and its key, or nil. A dangling `room` field (the room expired)
+-- is cleared on the way.
+local function current_room(sk)
+  local rid = redis.call('HGET', sk, 'room')
+  if not rid then return nil end
+  local rk = room_key(rid)
+  if redis.call('EXISTS', rk) == 0 then
+    redis.call('HDEL', sk, 'room')
+    return nil
+  end
+  return rid, rk
+end
+
+-- Deletes room `rid` and clears the `room` field of both members that still point at it.
+-- Returns the member other than `uid` and that member's connection id ('' when none/gone).
+local function dissolve(rid, uid)
+  local rk = room_key(rid)
+  local m = redis.call('HMGET', rk, 'a', 'b')
+  redis.call('DEL', rk)
+  local other = ''
+  if m[1] == uid and m[2] then other = m[2] elseif m[2] == uid and m[1] then other = m[1] end
+  local other_conn = ''
+  for _, member in ipairs({m[1], m[2]}) do
+    if member then
+      local msk = sess_key(member)
+      local f = redis.call('HMGET', msk, 'conn', 'room')
+      if f[2] == rid then redis.call('HDEL', msk, 'room') end
+      if member == other and f[1] then other_conn = f[1] end
+    end
+  end
+  return other, other_conn
+end
+
+-- Takes `uid` out of the queue its session says it waits in. Returns 1 if it was waiting.
+local function dequeue(uid, sk)
+  local q = redis.call('HGET', sk, 'q')
+  if not q then return 0 end
+  redis.call('HDEL', sk, 'q')
+  return redis.call('ZREM', PREFIX .. q, uid)
+end

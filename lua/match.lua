@@ -1,0 +1,156 @@
+--[[
+  match.lua: join (or next) matchmaking in one atomic call: resolve the caller, validate,
+  leave the current room (next), pair with the oldest compatible waiter or enqueue, and do
+  all the bookkeeping.
+
+  It never deletes a session. Pairing reserves the pair: it creates the room and points both
+  sessions at it, and takes the waiter out of its queue so no concurrent join can take it too.
+  The caller then pushes `matched` to the waiter first and to the joiner second, while both
+  sessions still exist (the design this replaces deleted them here, so nobody was told).
+  A 410 on either post is undone with leave.lua in 'gone' mode.
+
+  KEYS[1]  <prefix>conn:<connectionId> of the caller
+  ARGV[1]  key prefix (carries the hash tag; every key below is built from it)
+  ARGV[2]  connection id
+  ARGV[3]  mode: 'join'; 'next' (leave the room first, then join); 'queue' (join without
+           searching: used when re-pairing kept meeting dead waiters)
+  ARGV[4]  gender 'male'|'female'; '' with 'next' reuses the session's last one
+  ARGV[5]  preference 'male'|'female'|'any'; '' with 'next' reuses the last one
+  ARGV[6]  room id to create if a partner is found (server-generated)
+  ARGV[7]  session TTL in ms
+  ARGV[8]  room TTL in s
+  ARGV[9]  recent-partners TTL in s
+  ARGV[10] scan window: at most this many entries are inspected per compatible queue, which
+           bounds the work of one call however deep the queues are
+
+  Returns
+    {'matched', roomId, userId, partnerId, partnerConnectionId, waitedMs, gender, preference,
+     leftRoomId, leftPartnerConnectionId, staleRemoved}
+      partnerId is the waiter (room field a); the caller is b. waitedMs is the waiter's wait.
+    {'queued', queueName, userId, '', '', '0', gender, preference,
+     leftRoomId, leftPartnerConnectionId, staleRemoved}
+      A repeated join with the same gender and preference keeps the original place.
+    leftRoomId/leftPartnerConnectionId: the room 'next' left and whom to tell partner_left.
+  Errors (nothing written): session_expired, invalid_field, already_in_room,
+    not_joined ('next' with no earlier join and no gender/preference given).
+
+  Queues are sorted sets scored by enqueue time (Redis TIME, one clock for all Lambdas), so
+  the oldest compatible waiter across every compatible queue is the lowest score among the
+  queues' first eligible entries. Entries whose session is gone, or whose session no longer
+  waits in that queue, are removed when met. Recent partners and blocks are skipped, both
+  directions. A user never meets itself: its own entry is taken out before the search.
+]]
+-- @include common
+local GENDERS = {'male', 'female'}
+local PREFERENCES = {'male', 'female', 'any'}
+local function admits(pref, gender) return pref == 'any' or pref == gender end
+
+local uid, sk = resolve()
+if not uid then return {'error', 'session_expired'} end
+
+local mode = ARGV[3]
+local gender, pref = ARGV[4], ARGV[5]
+if mode == 'next' and gender == '' and pref == '' then
+  local last = redis.call('HMGET', sk, 'g', 'p')
+  if not last[1] or not last[2] then return {'error', 'not_joined'} end
+  gender, pref = last[1], last[2]
+end
+if not (gender == 'male' or gender == 'female') then return {'error', 'invalid_field'} end
+if not (pref == 'male' or pref == 'female' or pref == 'any') then
+  return {'error', 'invalid_field'}
+end
+
+local rid_now = current_room(sk)
+if rid_now and mode == 'join' then return {'error', 'already_in_room'} end
+
+-- Validation is over: from here on the script writes.
+local session_ttl = tonumber(ARGV[7])
+touch(sk, session_ttl)
+local left_room, left_conn = '', ''
+if rid_now then
+  left_room = rid_now
+  local _
+  _, left_conn = dissolve(rid_now, uid)
+end
+
+local my_q = 'wait:chat:' .. gender .. ':' .. pref
+local cur_q = redis.call('HGET', sk, 'q')
+if cur_q == my_q and redis.call('ZSCORE', PREFIX .. my_q, uid) then
+  -- Idempotent: already waiting with these settings. Keep the place in the line.
+  return {'queued', my_q, uid, '', '', '0', gender, pref, left_room, left_conn, '0'}
+end
+dequeue(uid, sk)
+redis.call('HSET', sk, 'g', gender, 'p', pref)
+
+local now = now_ms()
+local window = tonumber(ARGV[10])
+local stale = 0
+local best, best_score, best_q, best_conn = nil, nil, nil, nil
+local recent_me, block_me = recent_key(uid), block_key(uid)
+
+if mode ~= 'queue' then
+  for _, g2 in ipairs(GENDERS) do
+    for _, p2 in ipairs(PREFERENCES) do
+      if admits(pref, g2) and admits(p2, gender) then
+        local qname = 'wait:chat:' .. g2 .. ':' .. p2
+        local qkey = PREFIX .. qname
+        local entries = redis.call('ZRANGE', qkey, 0, window - 1, 'WITHSCORES')
+        for i = 1, #entries, 2 do
+          local cand, score = entries[i], tonumber(entries[i + 1])
+          -- The first eligible entry of a queue is its oldest eligible one; an older one
+          -- found in an earlier queue makes the rest of this queue irrelevant.
+          if best_score and score >= best_score then break end
+          local cs = redis.call('HMGET', sess_key(cand), 'conn', 'q', 'room')
+          if not cs[1] or cs[2] ~= qname or cs[3] then
+            redis.call('ZREM', qkey, cand)
+            stale = stale + 1
+          elseif cand ~= uid
+              and redis.call('SISMEMBER', recent_me, cand) == 0
+              and redis.call('SISMEMBER', recent_key(cand), uid) == 0
+              and redis.call('SISMEMBER', block_me, cand) == 0
+              and redis.call('SISMEMBER', block_key(cand), uid) == 0 then
+            best, best_score, best_q, best_conn = cand, score, qkey, cs[1]
+            break
+          end
+        end
+      end
+    end
+  end
+end
+
+if not best then
+  redis.call('ZADD', PREFIX .. my_q, now, uid)
+  redis.call('HSET', sk, 'q', my_q)
+  return {'queued', my_q, uid, '', '', '0', gender, pref, left_room, left_conn, tostring(stale)}
+end
+
+local rid = ARGV[6]
+local room_ttl = tonumber(ARGV[8])
+local recent_ttl = tonumber(ARGV[9])
+local bsk = sess_key(best)
+redis.call('ZREM', best_q, best)
+redis.call('HDEL', bsk, 'q')
+redis.call('HSET', bsk, 'room', rid)
+redis.call('HSET', sk, 'room', rid)
+redis.call('HSET', room_key(rid), 'a', best, 'b', uid, 'ts', now)
+redis.call('EXPIRE', room_key(rid), room_ttl)
+redis.call('SADD', recent_me, best)
+redis.call('EXPIRE', recent_me, recent_ttl)
+redis.call('SADD', recent_key(best), uid)
+redis.call('EXPIRE', recent_key(best), recent_ttl)
+
+-- Per-minute match statistics for the ops API: a count, and the wait times of both users
+-- (the joiner waited 0 ms), capped so one busy minute stays bounded.
+local waited = now - best_score
+local minute = math.floor(now / 60000)
+local count_key = PREFIX .. 'stats:matches:' .. minute
+local waits_key = PREFIX .. 'stats:waits:' .. minute
+redis.call('INCR', count_key)
+redis.call('EXPIRE', count_key, 7200)
+if redis.call('LLEN', waits_key) < 2000 then
+  redis.call('RPUSH', waits_key, waited, 0)
+  redis.call('EXPIRE', waits_key, 7200)
+end
+
+return {'matched', rid, uid, best, best_conn, tostring(waited), gender, pref,
+        left_room, left_conn, tostring(stale)}

@@ -1,0 +1,74 @@
+"""Shared fixtures: a private redis-server per session, settings, a store, notifiers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from pairchat.service import ChatService
+from pairchat.settings import Settings
+from pairchat.store import ChatStore
+from tests.support import redis_server
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "pairchat-tests")
+
+
+class RecordingNotifier:
+    """An in-memory notifier: records frames per connection; ``gone`` ids answer 410."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, list[dict[str, Any]]] = {}
+        self.gone: set[str] = set()
+        self.calls: list[str] = []
+
+    def post(self, connection_id: str, frame: dict[str, Any]) -> bool:
+        self.calls.append(connection_id)
+        if connection_id in self.gone:
+            return False
+        self.frames.setdefault(connection_id, []).append(frame)
+        return True
+
+    def types(self, connection_id: str) -> list[str]:
+        return [f["type"] for f in self.frames.get(connection_id, [])]
+
+    def last(self, connection_id: str) -> dict[str, Any]:
+        return self.frames[connection_id][-1]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as (port, _proc, _dir):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushall()  # our own private server, never the machine's
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return Settings(redis_url=redis_url, key_prefix="{pc}:", management_endpoint="http://x")
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis, settings: Settings) -> ChatStore:
+    return ChatStore(redis_client, settings)
+
+
+@pytest.fixture
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def service(store: ChatStore, notifier: RecordingNotifier, settings: Settings) -> ChatService:
+    return ChatService(store, notifier, settings)
