@@ -58,6 +58,10 @@ class Keys:
         """Set of users this user blocked; the pairing script honours it both ways."""
         return f"{self.prefix}block:{user_id}"
 
+    def reports(self) -> str:
+        """Stream of abuse reports (reporter, reported, roomId, reason, ts) for moderators."""
+        return f"{self.prefix}reports"
+
     def stats_matches(self, minute: int) -> str:
         """List of wait times (ms) of matches made in that epoch minute (capped)."""
         return f"{self.prefix}stats:waits:{minute}"
