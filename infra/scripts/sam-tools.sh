@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Creates .venv-sam: aws-sam-cli in a virtual environment of its own, because it pins its own
+# boto3/botocore and must not fight the app's .venv. The venv's interpreter is Python 3.12 (the
+# functions' runtime): `sam build` looks for `python3.12` on PATH, and the Makefile puts
+# .venv-sam/bin first on PATH, so no pyenv global change or Docker is needed.
+# Idempotent: a stamp file records the installed requirement, so a warm run costs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+VENV=${SAM_VENV:-.venv-sam}
+RUNTIME=${SAM_PYTHON_VERSION:-3.12}
+REQUIREMENT=${SAM_CLI_REQUIREMENT:-aws-sam-cli>=1.130,<2}
+STAMP="$VENV/.installed"
+WANT="$REQUIREMENT python$RUNTIME"
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -x "$VENV/bin/sam" ]; then
+  exit 0
+fi
+
+# An interpreter of the runtime's version: on PATH, or from pyenv (its shims refuse versions
+# that are not selected, so ask pyenv for the install prefix instead).
+find_python() {
+  local name="python$RUNTIME" candidate
+  if command -v "$name" >/dev/null && "$name" -c '' 2>/dev/null; then
+    command -v "$name"
+    return
+  fi
+  if command -v pyenv >/dev/null; then
+    for candidate in $(pyenv versions --bare 2>/dev/null | grep -E "^${RUNTIME//./\\.}(\.[0-9]+)?$" | sort -V -r); do
+      if [ -x "$(pyenv root)/versions/$candidate/bin/$name" ]; then
+        echo "$(pyenv root)/versions/$candidate/bin/$name"
+        return
+      fi
+    done
+  fi
+  return 1
+}
+
+PY=$(find_python) || {
+  echo "python$RUNTIME not found (install it, e.g. 'pyenv install $RUNTIME', or apt's python$RUNTIME)" >&2
+  exit 1
+}
+
+rm -rf "$VENV"
+"$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "$REQUIREMENT"
+echo "$WANT" >"$STAMP"
+"$VENV/bin/sam" --version
