@@ -25,6 +25,31 @@ local function conn_key(cid) return PREFIX .. 'conn:' .. cid end
 local function room_key(rid) return PREFIX .. 'room:' .. rid end
 local function recent_key(uid) return PREFIX .. 'recent:' .. uid end
 local function block_key(uid) return PREFIX .. 'block:' .. uid end
+local function rate_key(kind, uid, idx) return PREFIX .. 'rate:' .. kind .. ':' .. uid .. ':' .. idx end
+
+-- Sliding-window rate limit (the previous fixed window's count, weighted by how much of it
+-- still overlaps the sliding window, plus the current window's count). Reads only, so a
+-- script can check it with its other validation: returns false when one more event of
+-- `kind` would exceed `limit` per `window_ms`, else true and the counter key to pass to
+-- rate_record once the script starts writing. A limit <= 0 disables the check.
+local function rate_allows(kind, uid, limit, window_ms)
+  if not limit or limit <= 0 then return true, nil end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local idx = math.floor(now / window_ms)
+  local cur_k = rate_key(kind, uid, idx)
+  local prev = tonumber(redis.call('GET', rate_key(kind, uid, idx - 1)) or '0')
+  local cur = tonumber(redis.call('GET', cur_k) or '0')
+  local overlap = 1 - (now % window_ms) / window_ms
+  if prev * overlap + cur + 1 > limit then return false, nil end
+  return true, cur_k
+end
+
+local function rate_record(counter_key, window_ms)
+  if not counter_key then return end
+  redis.call('INCR', counter_key)
+  redis.call('PEXPIRE', counter_key, window_ms * 2)
+end
 
 -- The caller's user id and session key, or nil when the connection has no live session or
 -- the session now belongs to a newer connection of the same user.
@@ -55,6 +80,8 @@ local function current_room(sk)
 end
 
 -- Deletes room `rid` and clears the `room` field of both members that still point at it.
+-- Each member's session remembers the other as its last partner (`lp`, `lr` = the room), so
+-- `report` and `block` can still act on a partner who just left.
 -- Returns the member other than `uid` and that member's connection id ('' when none/gone).
 local function dissolve(rid, uid)
   local rk = room_key(rid)
@@ -63,15 +90,28 @@ local function dissolve(rid, uid)
   local other = ''
   if m[1] == uid and m[2] then other = m[2] elseif m[2] == uid and m[1] then other = m[1] end
   local other_conn = ''
-  for _, member in ipairs({m[1], m[2]}) do
+  for i, member in ipairs({m[1], m[2]}) do
     if member then
       local msk = sess_key(member)
       local f = redis.call('HMGET', msk, 'conn', 'room')
       if f[2] == rid then redis.call('HDEL', msk, 'room') end
+      local mate = m[1]
+      if i == 1 then mate = m[2] end
+      if mate and redis.call('EXISTS', msk) == 1 then
+        redis.call('HSET', msk, 'lp', mate, 'lr', rid)
+      end
       if member == other and f[1] then other_conn = f[1] end
     end
   end
   return other, other_conn
+end
+
+-- The other member of room key `rk`, or nil.
+local function mate_in(rk, uid)
+  local m = redis.call('HMGET', rk, 'a', 'b')
+  if m[1] == uid then return m[2] or nil end
+  if m[2] == uid then return m[1] or nil end
+  return nil
 end
 
 -- Takes `uid` out of the queue its session says it waits in. Returns 1 if it was waiting.

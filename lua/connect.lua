@@ -6,20 +6,38 @@
   ARGV[2]  connection id
   ARGV[3]  user id (decided by the server: generated, or a verified token's subject)
   ARGV[4]  session TTL in ms
+  ARGV[5]  'token' (the id came from a verified token: the session may be resumed after a
+           lost socket) or 'anon' (server-generated id); optional, default 'anon'
 
-  Returns {'ok', previousConnectionId or ''}. A previous connection of the same user loses
-  its conn key, so a zombie socket of that user can no longer act for it.
+  Returns {'ok', previousConnectionId, resumedRoomId, partnerConnectionId}; '' where none.
+  A previous connection of the same user loses its conn key, so a zombie socket of that user
+  can no longer act for it. When the session was `away` (its socket closed within the
+  reconnect grace, see leave.lua) and its room still stands, the room is resumed:
+  resumedRoomId is that room and partnerConnectionId whom to tell `partner_back`.
   Errors: none.
 ]]
 -- @include common
 local uid = ARGV[3]
 local ttl = tonumber(ARGV[4])
+local kind = ARGV[5]
+if kind ~= 'token' then kind = 'anon' end
 local sk = sess_key(uid)
-local previous = redis.call('HGET', sk, 'conn') or ''
-redis.call('HSET', sk, 'conn', CONN_ID, 'since', now_ms())
+local before = redis.call('HMGET', sk, 'conn', 'away')
+local previous = before[1] or ''
+redis.call('HSET', sk, 'conn', CONN_ID, 'since', now_ms(), 'auth', kind)
+redis.call('HDEL', sk, 'away')
 redis.call('SET', KEYS[1], uid, 'PX', ttl)
 touch(sk, ttl)
 if previous ~= '' and previous ~= CONN_ID then
   redis.call('DEL', conn_key(previous))
 end
-return {'ok', previous}
+local resumed, pconn = '', ''
+if before[2] then
+  local rid, rk = current_room(sk)
+  if rid then
+    resumed = rid
+    local mate = mate_in(rk, uid)
+    if mate then pconn = redis.call('HGET', sess_key(mate), 'conn') or '' end
+  end
+end
+return {'ok', previous, resumed, pconn}

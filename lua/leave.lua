@@ -8,9 +8,16 @@
   ARGV[3]  mode: 'leave' (user asked; the session stays), 'disconnect' ($disconnect) or
            'gone' (a post met 410): both of the latter delete the session and the conn key.
   ARGV[4]  session TTL in ms (refreshed on 'leave')
+  ARGV[5]  reconnect grace in ms (optional, default 0 = none)
 
   Returns {'left', userId, roomId, partnerId, partnerConnectionId, wasQueued ('1'|'0')};
   '' where there is none. partnerConnectionId is who to tell partner_left.
+  Or {'away', userId, roomId, partnerId, partnerConnectionId, '0'} on 'disconnect' of a
+  token user in a room whose partner is connected, when ARGV[5] > 0: the room stays, the
+  session loses its connection and lives on for the grace only (field `away` = the deadline
+  in ms); tell the partner partner_reconnecting. A reconnect in time resumes the room
+  (connect.lua); otherwise the session expires and the partner's next send or heartbeat, or
+  the sweeper (reap.lua), ends the room with partner_left.
   A 'disconnect'/'gone' for a connection whose user has since reconnected elsewhere only
   removes the old conn key: the newer session is left alone.
   Errors: session_expired ('leave' only).
@@ -23,7 +30,20 @@ if not uid then
   redis.call('DEL', KEYS[1])
   return {'left', '', '', '', '', '0'}
 end
-local rid = current_room(sk)
+local rid, rk = current_room(sk)
+local grace = tonumber(ARGV[5] or '0') or 0
+if rid and mode == 'disconnect' and grace > 0 and redis.call('HGET', sk, 'auth') == 'token' then
+  local mate = mate_in(rk, uid)
+  local mconn = mate and redis.call('HGET', sess_key(mate), 'conn')
+  if mconn then
+    dequeue(uid, sk)
+    redis.call('HDEL', sk, 'conn')
+    redis.call('HSET', sk, 'away', now_ms() + grace)
+    redis.call('PEXPIRE', sk, grace)
+    redis.call('DEL', KEYS[1])
+    return {'away', uid, rid, mate, mconn, '0'}
+  end
+end
 local partner, pconn = '', ''
 if rid then partner, pconn = dissolve(rid, uid) end
 local was_queued = dequeue(uid, sk)

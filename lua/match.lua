@@ -22,6 +22,9 @@
   ARGV[9]  recent-partners TTL in s
   ARGV[10] scan window: at most this many entries are inspected per compatible queue, which
            bounds the work of one call however deep the queues are
+  ARGV[11] joins+nexts allowed per rate window (optional; 0 or absent: no limit; 'queue'
+           mode, the server's own re-pairing, is never counted)
+  ARGV[12] rate window in ms (optional, default 60000)
 
   Returns
     {'matched', roomId, userId, partnerId, partnerConnectionId, waitedMs, gender, preference,
@@ -32,7 +35,8 @@
       A repeated join with the same gender and preference keeps the original place.
     leftRoomId/leftPartnerConnectionId: the room 'next' left and whom to tell partner_left.
   Errors (nothing written): session_expired, invalid_field, already_in_room,
-    not_joined ('next' with no earlier join and no gender/preference given).
+    not_joined ('next' with no earlier join and no gender/preference given),
+    rate_limited (too many joins and nexts in the rate window).
 
   Queues are sorted sets scored by enqueue time (Redis TIME, one clock for all Lambdas), so
   the oldest compatible waiter across every compatible queue is the lowest score among the
@@ -63,7 +67,15 @@ end
 local rid_now = current_room(sk)
 if rid_now and mode == 'join' then return {'error', 'already_in_room'} end
 
+local rate_window = tonumber(ARGV[12] or '60000') or 60000
+local allowed, counter = true, nil
+if mode ~= 'queue' then
+  allowed, counter = rate_allows('join', uid, tonumber(ARGV[11] or '0'), rate_window)
+  if not allowed then return {'error', 'rate_limited'} end
+end
+
 -- Validation is over: from here on the script writes.
+rate_record(counter, rate_window)
 local session_ttl = tonumber(ARGV[7])
 touch(sk, session_ttl)
 local left_room, left_conn = '', ''
@@ -95,23 +107,39 @@ if mode ~= 'queue' then
         local qname = 'wait:chat:' .. g2 .. ':' .. p2
         local qkey = PREFIX .. qname
         local entries = redis.call('ZRANGE', qkey, 0, window - 1, 'WITHSCORES')
-        for i = 1, #entries, 2 do
-          local cand, score = entries[i], tonumber(entries[i + 1])
+        -- The caller's own recent partners and blocks are looked up for the whole window in
+        -- one SMISMEMBER each, so a queue headed by them costs a few calls, not the window.
+        local n = #entries / 2
+        local cands = {}
+        for i = 1, n do cands[i] = entries[2 * i - 1] end
+        local mine_r, mine_b = {}, {}
+        if n > 0 and redis.call('EXISTS', recent_me) == 1 then
+          mine_r = redis.call('SMISMEMBER', recent_me, unpack(cands))
+        end
+        if n > 0 and redis.call('EXISTS', block_me) == 1 then
+          mine_b = redis.call('SMISMEMBER', block_me, unpack(cands))
+        end
+        local gone = {}
+        for i = 1, n do
+          local cand, score = cands[i], tonumber(entries[2 * i])
           -- The first eligible entry of a queue is its oldest eligible one; an older one
           -- found in an earlier queue makes the rest of this queue irrelevant.
           if best_score and score >= best_score then break end
-          local cs = redis.call('HMGET', sess_key(cand), 'conn', 'q', 'room')
-          if not cs[1] or cs[2] ~= qname or cs[3] then
-            redis.call('ZREM', qkey, cand)
-            stale = stale + 1
-          elseif cand ~= uid
-              and redis.call('SISMEMBER', recent_me, cand) == 0
-              and redis.call('SISMEMBER', recent_key(cand), uid) == 0
-              and redis.call('SISMEMBER', block_me, cand) == 0
-              and redis.call('SISMEMBER', block_key(cand), uid) == 0 then
-            best, best_score, best_q, best_conn = cand, score, qkey, cs[1]
-            break
+          if mine_r[i] ~= 1 and mine_b[i] ~= 1 then
+            local cs = redis.call('HMGET', sess_key(cand), 'conn', 'q', 'room')
+            if not cs[1] or cs[2] ~= qname or cs[3] then
+              gone[#gone + 1] = cand
+            elseif cand ~= uid
+                and redis.call('SISMEMBER', recent_key(cand), uid) == 0
+                and redis.call('SISMEMBER', block_key(cand), uid) == 0 then
+              best, best_score, best_q, best_conn = cand, score, qkey, cs[1]
+              break
+            end
           end
+        end
+        if #gone > 0 then
+          redis.call('ZREM', qkey, unpack(gone))
+          stale = stale + #gone
         end
       end
     end

@@ -6,12 +6,16 @@
   ARGV[2]  connection id
   ARGV[3]  session TTL in ms
   ARGV[4]  room TTL in s
+  ARGV[5]  message limit per window (optional; 0 or absent: no limit)
+  ARGV[6]  rate window in ms (optional, default 60000)
 
   Returns
     {'ok', roomId, userId, partnerId, partnerConnectionId}: post the message there.
     {'partner_gone', roomId, userId, partnerId}: the partner's session had expired; the room
       is dissolved and the sender should be told partner_left.
-  Errors: session_expired, not_in_room.
+  Errors (nothing written): session_expired, not_in_room, partner_away (the partner's socket
+    closed and it may still reconnect within the grace: the message is not delivered),
+    rate_limited (too many messages in the window).
 ]]
 -- @include common
 local uid, sk = resolve()
@@ -21,11 +25,17 @@ if not rid then return {'error', 'not_in_room'} end
 local m = redis.call('HMGET', rk, 'a', 'b')
 local partner = m[1]
 if partner == uid then partner = m[2] end
-local pconn = partner and redis.call('HGET', sess_key(partner), 'conn')
+local pf = partner and redis.call('HMGET', sess_key(partner), 'conn', 'away')
+local pconn = pf and pf[1]
 if not pconn then
+  if pf and pf[2] then return {'error', 'partner_away'} end
   dissolve(rid, uid)
   return {'partner_gone', rid, uid, partner or ''}
 end
+local window_ms = tonumber(ARGV[6] or '60000') or 60000
+local allowed, counter = rate_allows('send', uid, tonumber(ARGV[5] or '0'), window_ms)
+if not allowed then return {'error', 'rate_limited'} end
+rate_record(counter, window_ms)
 touch(sk, tonumber(ARGV[3]))
 redis.call('EXPIRE', rk, tonumber(ARGV[4]))
 return {'ok', rid, uid, partner, pconn}

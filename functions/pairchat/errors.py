@@ -72,6 +72,24 @@ class Unavailable(PairchatError):
     status = 503
 
 
+class RateLimited(PairchatError):
+    code = "rate_limited"
+    default_message = "Too many requests. Slow down and try again in a few seconds."
+    status = 429
+
+
+class NoPartner(PairchatError):
+    code = "no_partner"
+    default_message = "There is no current or recent partner to act on."
+    status = 409
+
+
+class PartnerAway(PairchatError):
+    code = "partner_away"
+    default_message = "Your partner is reconnecting; the message was not delivered."
+    status = 409
+
+
 _BY_CODE: dict[str, type[PairchatError]] = {
     cls.code: cls
     for cls in (
@@ -84,6 +102,9 @@ _BY_CODE: dict[str, type[PairchatError]] = {
         AlreadyInRoom,
         NotJoined,
         Unavailable,
+        RateLimited,
+        NoPartner,
+        PartnerAway,
     )
 }
 

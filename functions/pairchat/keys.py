@@ -58,6 +58,10 @@ class Keys:
         """Set of users this user blocked; the pairing script honours it both ways."""
         return f"{self.prefix}block:{user_id}"
 
+    def rate(self, kind: str, user_id: str, window_index: int) -> str:
+        """Counter of ``kind`` (``join``: joins+nexts, ``send``) events in one rate window."""
+        return f"{self.prefix}rate:{kind}:{user_id}:{window_index}"
+
     def reports(self) -> str:
         """Stream of abuse reports (reporter, reported, roomId, reason, ts) for moderators."""
         return f"{self.prefix}reports"

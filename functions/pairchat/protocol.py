@@ -49,8 +49,21 @@ class Heartbeat:
     pass
 
 
-Command = Join | Next | Send | Leave | Heartbeat
-ACTIONS = ("join", "send", "next", "leave", "heartbeat")
+@dataclass(frozen=True)
+class Report:
+    """``report``: about the current (or just-left) partner, as the server knows it."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Block:
+    """``block``: the current (or just-left) partner, as the server knows it."""
+
+
+Command = Join | Next | Send | Leave | Heartbeat | Report | Block
+ACTIONS = ("join", "send", "next", "leave", "heartbeat", "report", "block")
+MAX_REASON_CHARS = 500
 
 
 def _choice(frame: dict[str, Any], name: str, allowed: tuple[str, ...], required: bool) -> str:
@@ -62,7 +75,9 @@ def _choice(frame: dict[str, Any], name: str, allowed: tuple[str, ...], required
     return value
 
 
-def parse(body: str | bytes | None, max_text_chars: int) -> Command:
+def parse(
+    body: str | bytes | None, max_text_chars: int, max_reason_chars: int = MAX_REASON_CHARS
+) -> Command:
     """Parses one client frame. Raises a :class:`PairchatError` subclass on bad input."""
     if body is None or body == "" or body == b"":
         raise InvalidJson("The frame is empty; send a JSON object with an 'action'.")
@@ -101,6 +116,17 @@ def parse(body: str | bytes | None, max_text_chars: int) -> Command:
         return Leave()
     if action == "heartbeat":
         return Heartbeat()
+    if action == "report":
+        reason = frame.get("reason")
+        if reason is None:
+            reason = ""
+        if not isinstance(reason, str):
+            raise InvalidField("'reason' must be a string.")
+        if len(reason) > max_reason_chars:
+            raise TooLarge(f"Report reasons are limited to {max_reason_chars} characters.")
+        return Report(reason.strip())
+    if action == "block":
+        return Block()
     shown = action if len(action) <= 32 else action[:32] + "..."
     raise UnknownAction(f"Unknown action {shown!r}. Use one of: {', '.join(ACTIONS)}.")
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from .errors import ScriptContractError, error_for_code
 
 _INCLUDE = re.compile(r"^-- @include (\w+)\s*$", re.MULTILINE)
-SCRIPT_NAMES = ("connect", "match", "relay", "leave", "heartbeat")
+SCRIPT_NAMES = ("connect", "match", "relay", "leave", "heartbeat", "report", "block", "reap")
 
 
 class ScriptRunner(Protocol):

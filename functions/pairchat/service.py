@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .errors import PairchatError
-from .notifier import Notifier
-from .protocol import Command, Heartbeat, Join, Leave, Next, Send, frame
+from .notifier import DeliveryFailed, Notifier
+from .protocol import Block, Command, Heartbeat, Join, Leave, Next, Report, Send, frame
 from .settings import Settings
 from .store import ChatStore, JoinMode, MatchResult
 
@@ -62,17 +62,43 @@ class ChatService:
 
     # -- connection lifecycle -------------------------------------------------------------
 
-    def connect(self, connection_id: str, user_id: str | None = None) -> str:
-        """Opens a session for a new connection. The user id is the server's to decide."""
+    def connect(
+        self, connection_id: str, user_id: str | None = None, authenticated: bool = False
+    ) -> str:
+        """Opens a session for a new connection. The user id is the server's to decide:
+        generated, or the subject of a verified token (``authenticated``), whose session
+        may then be resumed after a lost socket."""
         uid = user_id or new_user_id()
-        self.store.connect(connection_id, uid)
+        result = self.store.open_session(connection_id, uid, authenticated)
         self.telemetry.count("Connects")
+        if result.resumed_room_id:
+            self.telemetry.count("Resumes")
+            if result.partner_connection:
+                self._post_or_drop(
+                    result.partner_connection, frame("partner_back", roomId=result.resumed_room_id)
+                )
         return uid
 
     def disconnect(self, connection_id: str) -> None:
         result = self.store.leave(connection_id, "disconnect")
-        if result.partner_connection:
+        if result.away:
+            grace_ms = self.settings.reconnect_grace_s * 1000
+            self._post_or_drop(
+                result.partner_connection,
+                frame("partner_reconnecting", roomId=result.room_id, graceMs=grace_ms),
+            )
+        elif result.partner_connection:
             self._tell_partner_left(result.partner_connection, result.room_id)
+
+    def reap_room(self, room_id: str) -> bool:
+        """Ends a room whose partner's session is gone; for the sweeper. True if ended."""
+        result = self.store.reap(room_id)
+        if result.status != "reaped":
+            return False
+        self.telemetry.count("RoomsReaped")
+        if result.survivor_connection:
+            self._tell_partner_left(result.survivor_connection, room_id)
+        return True
 
     # -- client actions ---------------------------------------------------------------------
 
@@ -88,6 +114,10 @@ class ChatService:
             self.leave(connection_id)
         elif isinstance(command, Heartbeat):
             self.heartbeat(connection_id)
+        elif isinstance(command, Report):
+            self.report(connection_id, command.reason)
+        elif isinstance(command, Block):
+            self.block(connection_id)
         else:  # pragma: no cover - exhaustive
             raise TypeError(f"unhandled command {command!r}")
 
@@ -100,6 +130,8 @@ class ChatService:
         self._pair(connection_id, "next", gender, preference)
 
     def send(self, connection_id: str, text: str) -> None:
+        """Relays text to the partner. Raises :class:`PartnerAway` while the partner is
+        within its reconnect grace (nothing is queued for it)."""
         relay = self.store.relay(connection_id)
         if relay.partner_gone:
             self._post_or_drop(connection_id, frame("partner_left", roomId=relay.room_id))
@@ -120,7 +152,28 @@ class ChatService:
 
     def heartbeat(self, connection_id: str) -> None:
         result = self.store.heartbeat(connection_id)
-        self._post_or_drop(connection_id, frame("pong", state=result.state))
+        if result.left_room_id:
+            self._tell_partner_left(connection_id, result.left_room_id)
+        if result.state == "room":
+            pong = frame("pong", state="room", roomId=result.room_id, partnerId=result.partner_id)
+        else:
+            pong = frame("pong", state=result.state)
+        self._post_or_drop(connection_id, pong)
+
+    def report(self, connection_id: str, reason: str) -> None:
+        """Files a report about the partner the server knows (never one named by the client)."""
+        result = self.store.report(connection_id, reason)
+        if result.detail:
+            self.telemetry.count("Reports")
+        self._post_or_drop(connection_id, frame("reported", roomId=result.room_id))
+
+    def block(self, connection_id: str) -> None:
+        """Blocks the partner the server knows; a live room with it ends."""
+        result = self.store.block(connection_id)
+        self.telemetry.count("Blocks")
+        if result.detail:
+            self._tell_partner_left(result.detail, result.room_id)
+        self._post_or_drop(connection_id, frame("blocked", roomId=result.room_id))
 
     def reject(self, connection_id: str, error: PairchatError) -> None:
         """Tells the client why its frame was refused."""
@@ -153,17 +206,27 @@ class ChatService:
         """Tells both users of a reserved pair: the waiter first, then the joiner."""
         room = result.room_id
         waiter_frame = frame("matched", roomId=room, partnerId=result.user_id)
-        if not self.notifier.post(result.partner_connection, waiter_frame):
+        if not self._deliver(result.partner_connection, waiter_frame):
             self.telemetry.count("GoneConnections")
             self.store.leave(result.partner_connection, "gone")  # dissolves the room too
             return "waiter_gone"
         joiner_frame = frame("matched", roomId=room, partnerId=result.partner_id)
-        if not self.notifier.post(connection_id, joiner_frame):
+        if not self._deliver(connection_id, joiner_frame):
             self._drop(connection_id)  # tells the waiter partner_left
             return "joiner_gone"
         self.telemetry.count("Matches")
         self.telemetry.timing("WaitBeforeMatch", result.waited_ms)
         return "matched"
+
+    def _deliver(self, connection_id: str, data: dict[str, Any]) -> bool:
+        """A ``matched`` post. Failing after the notifier's bounded retries (throttling,
+        5xx) counts as gone: a pair one side was not told of must not stand."""
+        try:
+            return self.notifier.post(connection_id, data)
+        except DeliveryFailed:
+            log.warning("matched frame undeliverable after retries; treating it as gone")
+            self.telemetry.count("DeliveryFailures")
+            return False
 
     def _tell_partner_left(self, partner_connection: str, room_id: str) -> None:
         self._post_or_drop(partner_connection, frame("partner_left", roomId=room_id))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -38,6 +38,14 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() in {"0", "false", "no", "off"}:
         return False
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+AUTH_MODES = ("anonymous", "optional", "required")
 
 
 def hash_tag(prefix: str) -> str | None:
@@ -78,6 +86,32 @@ class Settings:
     management_max_attempts: int = 3
     service_name: str = "pairchat"
     metrics_namespace: str = "pairchat"
+    #: ``anonymous``: server-generated ids, tokens ignored; ``optional``: a token, when given,
+    #: must verify (its ``sub`` is the user id), else anonymous; ``required``: no token, 401.
+    auth_mode: str = "anonymous"
+    #: Where the HS256 secret lives: an SSM parameter name (SecureString) or a Secrets
+    #: Manager secret id. Fetched once per cold start. Or an issuer's JWKS URL (RS256/ES256).
+    auth_secret_parameter: str | None = None
+    auth_secret_id: str | None = None
+    auth_jwks_url: str | None = None
+    #: The secret itself, for the local stack and tests only (never put it in a template).
+    auth_secret: str | None = field(default=None, repr=False)
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    #: Browser origins allowed to open a socket (exact ``scheme://host[:port]``, or ``*``).
+    #: Empty means any. A request without an Origin header is not a browser: allowed.
+    allowed_origins: tuple[str, ...] = ()
+    #: Per-user limits over a sliding window; 0 disables a limit.
+    rate_window_s: int = 60
+    rate_joins: int = 20
+    rate_messages: int = 60
+    #: How long a token user who lost its socket keeps its room (0: no grace).
+    reconnect_grace_s: int = 20
+    #: How long a block holds (the blocker's set of blocked users).
+    block_ttl_s: int = 30 * 24 * 3600
+    max_report_chars: int = 500
+    #: The reports stream is capped (approximately) at this many entries.
+    reports_max: int = 100_000
 
     def __post_init__(self) -> None:
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -91,6 +125,10 @@ class Settings:
             raise SettingsError("KEY_PREFIX may carry at most one hash tag")
         if self.max_text_chars < 1 or self.match_scan_window < 1:
             raise SettingsError("limits must be positive")
+        if self.auth_mode not in AUTH_MODES:
+            raise SettingsError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}")
+        if self.rate_joins < 0 or self.rate_messages < 0 or self.reconnect_grace_s < 0:
+            raise SettingsError("rate limits and the reconnect grace must not be negative")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -111,5 +149,20 @@ class Settings:
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             service_name=env.get("POWERTOOLS_SERVICE_NAME", defaults.service_name),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", defaults.metrics_namespace),
+            auth_mode=env.get("AUTH_MODE") or defaults.auth_mode,
+            auth_secret_parameter=env.get("AUTH_SECRET_PARAMETER") or None,
+            auth_secret_id=env.get("AUTH_SECRET_ID") or None,
+            auth_jwks_url=env.get("AUTH_JWKS_URL") or None,
+            auth_secret=env.get("AUTH_SECRET") or None,
+            auth_issuer=env.get("AUTH_ISSUER") or None,
+            auth_audience=env.get("AUTH_AUDIENCE") or None,
+            allowed_origins=_list(env, "ALLOWED_ORIGINS"),
+            rate_window_s=_int(env, "RATE_WINDOW_SECONDS", defaults.rate_window_s),
+            rate_joins=_int(env, "RATE_JOINS_PER_WINDOW", defaults.rate_joins, 0),
+            rate_messages=_int(env, "RATE_MESSAGES_PER_WINDOW", defaults.rate_messages, 0),
+            reconnect_grace_s=_int(env, "RECONNECT_GRACE_SECONDS", defaults.reconnect_grace_s, 0),
+            block_ttl_s=_int(env, "BLOCK_TTL_SECONDS", defaults.block_ttl_s),
+            max_report_chars=_int(env, "MAX_REPORT_CHARS", defaults.max_report_chars),
+            reports_max=_int(env, "REPORTS_MAX", defaults.reports_max),
         )
         return replace(settings, **overrides) if overrides else settings

@@ -56,12 +56,47 @@ class LeaveResult:
     partner_id: str
     partner_connection: str
     was_queued: bool
+    #: A token user's socket closed within its reconnect grace: the room stands, and the
+    #: partner is told ``partner_reconnecting`` instead of ``partner_left``.
+    away: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    previous_connection: str
+    #: The room a reconnect within the grace resumed, and whom to tell ``partner_back``.
+    resumed_room_id: str = ""
+    partner_connection: str = ""
+
+
+@dataclass(frozen=True)
+class PartnerAction:
+    """What ``report`` or ``block`` acted on, as the server decided it."""
+
+    room_id: str
+    user_id: str
+    partner_id: str
+    #: report: the stream entry id ('' for a repeated report of the same room);
+    #: block: the connection to tell ``partner_left`` when the block ended a live room.
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReapResult:
+    status: Literal["alive", "none", "reaped"]
+    room_id: str
+    survivor_id: str = ""
+    survivor_connection: str = ""
 
 
 @dataclass(frozen=True)
 class HeartbeatResult:
     user_id: str
     state: Literal["room", "queued", "idle"]
+    room_id: str = ""
+    partner_id: str = ""
+    #: A room found dead (the partner's session was gone) and dissolved: tell partner_left.
+    left_room_id: str = ""
 
 
 class ChatStore:
@@ -71,14 +106,23 @@ class ChatStore:
         self.keys = Keys(settings.key_prefix)
         self.scripts = Scripts(client)
         self._session_ttl_ms = settings.session_ttl_s * 1000
+        self._rate_window_ms = settings.rate_window_s * 1000
 
     def _run(self, name: str, connection_id: str, *args: str | int | float) -> list[str]:
         key = self.keys.connection(connection_id)
         return self.scripts.run(name, key, (self.keys.prefix, connection_id, *args))
 
-    def connect(self, connection_id: str, user_id: str) -> str:
+    def connect(self, connection_id: str, user_id: str, authenticated: bool = False) -> str:
         """Opens the session; returns the user's previous connection id, if any."""
-        return self._run("connect", connection_id, user_id, self._session_ttl_ms)[1]
+        return self.open_session(connection_id, user_id, authenticated).previous_connection
+
+    def open_session(
+        self, connection_id: str, user_id: str, authenticated: bool = False
+    ) -> ConnectResult:
+        """Opens (or resumes, for a token user within its grace) the user's session."""
+        kind = "token" if authenticated else "anon"
+        r = self._run("connect", connection_id, user_id, self._session_ttl_ms, kind)
+        return ConnectResult(r[1], r[2], r[3])
 
     def match(
         self, connection_id: str, mode: JoinMode, gender: str, preference: str, room_id: str
@@ -95,6 +139,8 @@ class ChatStore:
             s.room_ttl_s,
             s.recent_ttl_s,
             s.match_scan_window,
+            s.rate_joins,
+            self._rate_window_ms,
         )
         matched = r[0] == "matched"
         return MatchResult(
@@ -113,7 +159,15 @@ class ChatStore:
         )
 
     def relay(self, connection_id: str) -> RelayResult:
-        r = self._run("relay", connection_id, self._session_ttl_ms, self.settings.room_ttl_s)
+        s = self.settings
+        r = self._run(
+            "relay",
+            connection_id,
+            self._session_ttl_ms,
+            s.room_ttl_s,
+            s.rate_messages,
+            self._rate_window_ms,
+        )
         return RelayResult(
             room_id=r[1],
             user_id=r[2],
@@ -122,17 +176,40 @@ class ChatStore:
         )
 
     def leave(self, connection_id: str, mode: LeaveMode) -> LeaveResult:
-        r = self._run("leave", connection_id, mode, self._session_ttl_ms)
+        grace_ms = self.settings.reconnect_grace_s * 1000
+        r = self._run("leave", connection_id, mode, self._session_ttl_ms, grace_ms)
         return LeaveResult(
             user_id=r[1],
             room_id=r[2],
             partner_id=r[3],
             partner_connection=r[4],
             was_queued=r[5] == "1",
+            away=r[0] == "away",
         )
 
     def heartbeat(self, connection_id: str) -> HeartbeatResult:
         r = self._run("heartbeat", connection_id, self._session_ttl_ms, self.settings.room_ttl_s)
         state = r[2]
         assert state in ("room", "queued", "idle")
-        return HeartbeatResult(user_id=r[1], state=state)  # type: ignore[arg-type]
+        return HeartbeatResult(
+            user_id=r[1],
+            state=state,  # type: ignore[arg-type]
+            room_id=r[3],
+            partner_id=r[4],
+            left_room_id=r[5],
+        )
+
+    def report(self, connection_id: str, reason: str) -> PartnerAction:
+        r = self._run("report", connection_id, reason, self.settings.reports_max)
+        return PartnerAction(room_id=r[1], user_id=r[2], partner_id=r[3], detail=r[4])
+
+    def block(self, connection_id: str) -> PartnerAction:
+        r = self._run("block", connection_id, self.settings.block_ttl_s)
+        return PartnerAction(room_id=r[1], user_id=r[2], partner_id=r[3], detail=r[4])
+
+    def reap(self, room_id: str) -> ReapResult:
+        """Ends the room if a member's session is gone (used by the sweeper)."""
+        r = self.scripts.run("reap", self.keys.room(room_id), (self.keys.prefix, "", room_id))
+        status = r[0]
+        assert status in ("alive", "none", "reaped")
+        return ReapResult(status, r[1], r[2], r[3])  # type: ignore[arg-type]

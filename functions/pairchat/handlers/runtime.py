@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..auth import Authenticator
 from ..notifier import ManagementApiNotifier, management_client
 from ..service import ChatService, Telemetry
 from ..settings import Settings
@@ -44,10 +45,13 @@ class Runtime:
     store: ChatStore
     telemetry: Telemetry | None = None
     _services: dict[str, ChatService] = field(default_factory=dict)
+    #: Verifies $connect tokens; holds the key fetched once per cold start.
+    authenticator: Authenticator | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, telemetry: Telemetry | None = None) -> Runtime:
-        return cls(settings, ChatStore(redis_client(settings), settings), telemetry)
+        store = ChatStore(redis_client(settings), settings)
+        return cls(settings, store, telemetry, authenticator=Authenticator.from_settings(settings))
 
     def service_for(self, event: dict[str, Any]) -> ChatService:
         """The service posting to this event's API (one Management client per endpoint)."""

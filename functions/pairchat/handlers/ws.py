@@ -16,7 +16,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from redis.exceptions import RedisError
 
+from ..auth import Authenticator, Refused, check_origin
 from ..errors import PairchatError, SessionExpired, Unavailable
+from ..notifier import DeliveryFailed
 from ..protocol import parse
 from ..service import ChatService
 from ..settings import Settings
@@ -36,15 +38,32 @@ def _connection_id(event: dict[str, Any]) -> str:
 # -- adapters -------------------------------------------------------------------------------
 
 
-def handle_connect(event: dict[str, Any], service: ChatService) -> Response:
-    """Gives the connection a server-generated identity. A non-2xx refuses the upgrade."""
+def handle_connect(
+    event: dict[str, Any], service: ChatService, authenticator: Authenticator | None = None
+) -> Response:
+    """Checks the origin, decides the identity (verified token or server-generated) and
+    opens the session. A non-2xx refuses the upgrade: 403 origin, 401 token, 503 Redis.
+    The token and the query string are never logged."""
     connection_id = _connection_id(event)
+    settings = service.settings
+    auth = authenticator or Authenticator.from_settings(settings)
     try:
-        user_id = service.connect(connection_id)
+        check_origin(event.get("headers"), settings.allowed_origins)
+        token = (event.get("queryStringParameters") or {}).get("token")
+        identity = auth.identify(token if isinstance(token, str) else None)
+    except Refused as refusal:
+        logger.info("connect refused", extra={"status": refusal.status, "reason": refusal.reason})
+        return {"statusCode": refusal.status}
+    try:
+        user_id = service.connect(connection_id, identity.user_id, identity.authenticated)
     except RedisError:
         logger.exception("redis unavailable on connect")
         return {"statusCode": 503}
-    logger.info("connected", extra={"user_id": user_id})
+    except DeliveryFailed:
+        # Only a partner_back could fail here; the session is open.
+        logger.warning("partner_back undeliverable")
+        return OK
+    logger.info("connected", extra={"user_id": user_id, "authenticated": identity.authenticated})
     return OK
 
 
@@ -55,20 +74,29 @@ def handle_disconnect(event: dict[str, Any], service: ChatService) -> Response:
         # Best effort: the session TTL and the sweeper remove what is left.
         logger.exception("redis unavailable on disconnect")
         return {"statusCode": 503}
+    except DeliveryFailed:
+        logger.warning("could not tell the partner (Management API failing)")
+        return {"statusCode": 502}
     return OK
 
 
 def handle_message(event: dict[str, Any], service: ChatService) -> Response:
     """Every message route: parse the frame, run the command, answer errors with a frame."""
     connection_id = _connection_id(event)
+    settings = service.settings
     try:
-        command = parse(event.get("body"), service.settings.max_text_chars)
+        command = parse(event.get("body"), settings.max_text_chars, settings.max_report_chars)
         service.handle(connection_id, command)
     except PairchatError as error:
         return _refuse(service, connection_id, error)
     except RedisError:
         logger.exception("redis unavailable")
         return _refuse(service, connection_id, Unavailable())
+    except DeliveryFailed:
+        # A frame was lost after bounded retries; Redis state is whole (scripts are atomic
+        # and a matched pair one side was not told of is undone by the service).
+        logger.warning("a frame could not be delivered (Management API failing)")
+        return {"statusCode": 502}
     return OK
 
 
@@ -76,7 +104,7 @@ def _refuse(service: ChatService, connection_id: str, error: PairchatError) -> R
     logger.info("refused", extra={"code": error.code})
     try:
         service.reject(connection_id, error)
-    except (PairchatError, RedisError):
+    except (PairchatError, RedisError, DeliveryFailed):
         logger.exception("could not deliver the error frame")
     if isinstance(error, SessionExpired):
         return {"statusCode": 410}
@@ -111,7 +139,8 @@ _CORRELATION = "requestContext.connectionId"
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=_CORRELATION)
 def on_connect(event: dict[str, Any], context: LambdaContext) -> Response:
-    return handle_connect(event, runtime().service_for(event))
+    rt = runtime()
+    return handle_connect(event, rt.service_for(event), rt.authenticator)
 
 
 @metrics.log_metrics
