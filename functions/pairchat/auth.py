@@ -189,9 +189,14 @@ def _aws_secret_fetcher(settings: Settings) -> Callable[[], str]:
         import boto3
 
         session = boto3.session.Session()
-        if settings.auth_secret_parameter:
+        name = settings.auth_secret_parameter
+        if name:
+            # The template's IAM policy names a hierarchical parameter without its leading
+            # slash (as SAM's SSMParameterReadPolicy wants); the API wants it with one.
+            if "/" in name and not name.startswith("/"):
+                name = "/" + name
             ssm = session.client("ssm", region_name=settings.aws_region)
-            reply = ssm.get_parameter(Name=settings.auth_secret_parameter, WithDecryption=True)
+            reply = ssm.get_parameter(Name=name, WithDecryption=True)
             return str(reply["Parameter"]["Value"])
         sm = session.client("secretsmanager", region_name=settings.aws_region)
         return str(sm.get_secret_value(SecretId=settings.auth_secret_id)["SecretString"])

@@ -127,6 +127,16 @@ class Settings:
             raise SettingsError("limits must be positive")
         if self.auth_mode not in AUTH_MODES:
             raise SettingsError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}")
+        if self.auth_mode != "anonymous" and not (
+            self.auth_secret
+            or self.auth_secret_parameter
+            or self.auth_secret_id
+            or self.auth_jwks_url
+        ):
+            raise SettingsError(
+                "AUTH_MODE optional/required needs AUTH_SECRET_PARAMETER, AUTH_SECRET_ID or "
+                "AUTH_JWKS_URL"
+            )
         if self.rate_joins < 0 or self.rate_messages < 0 or self.reconnect_grace_s < 0:
             raise SettingsError("rate limits and the reconnect grace must not be negative")
 
