@@ -66,6 +66,10 @@ class Keys:
         """Stream of abuse reports (reporter, reported, roomId, reason, ts) for moderators."""
         return f"{self.prefix}reports"
 
+    def sweeper(self) -> str:
+        """Hash: the scheduled sweeper's SCAN/ZSCAN cursors, so each run resumes the last."""
+        return f"{self.prefix}sweeper"
+
     def stats_matches(self, minute: int) -> str:
         """List of wait times (ms) of matches made in that epoch minute (capped)."""
         return f"{self.prefix}stats:waits:{minute}"

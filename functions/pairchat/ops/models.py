@@ -1,0 +1,152 @@
+"""The ops API's response bodies. The CLI renders the same objects as tables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    status: Literal["ok", "down"]
+    redis: bool
+    latency_ms: float | None = Field(default=None, description="PING round trip from this process")
+    redis_version: str | None = None
+    scripts: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Whether each Lua script is cached on the node owning pairchat's slot. "
+        "Scripts load lazily (EVALSHA, then SCRIPT LOAD on NOSCRIPT), so false after a "
+        "restart or failover is normal until the first call.",
+    )
+    scripts_loaded: bool = False
+    error: str | None = None
+
+
+class Count(BaseModel):
+    """A key count from a bounded SCAN: exact when the scan finished within its budget."""
+
+    value: int
+    exact: bool
+    sampled_keys: int = Field(description="keys the SCAN visited for this answer")
+
+
+class QueueLength(BaseModel):
+    gender: str
+    preference: str
+    name: str
+    length: int
+
+
+class Percentiles(BaseModel):
+    samples: int
+    median_ms: float | None
+    p90_ms: float | None
+
+
+class Window(BaseModel):
+    matches: int
+    wait: Percentiles = Field(
+        description="wait of every matched user; the joiner who found a waiter waited 0 ms"
+    )
+    waiter_wait: Percentiles = Field(description="wait of the users who waited in a queue")
+
+
+class Stats(BaseModel):
+    time_ms: int = Field(description="Redis server time")
+    queues: list[QueueLength]
+    users_waiting: int = Field(description="entries in all queues (stale ones included)")
+    active_rooms: Count
+    live_sessions: Count
+    last_minute: Window
+    last_hour: Window
+
+
+class MinutePoint(BaseModel):
+    minute: int = Field(description="epoch minute (ms / 60000)")
+    ts_ms: int
+    matches: int
+    wait: Percentiles
+    waiter_wait: Percentiles
+
+
+class Series(BaseModel):
+    time_ms: int
+    minutes: list[MinutePoint]
+
+
+class Waiter(BaseModel):
+    user_id: str
+    position: int
+    enqueued_ms: int
+    waited_ms: int
+    stale: bool = Field(description="the session is gone or no longer waits in this queue")
+
+
+class QueuePage(BaseModel):
+    gender: str
+    preference: str
+    name: str
+    length: int
+    offset: int
+    limit: int
+    next_offset: int | None
+    waiters: list[Waiter]
+
+
+class Member(BaseModel):
+    user_id: str
+    role: Literal["a", "b"] = Field(description="a: the waiter, b: the joiner")
+    connection_id: str | None
+    in_room: bool = Field(description="the member's session still points at this room")
+
+
+class Room(BaseModel):
+    room_id: str
+    members: list[Member]
+    created_ms: int | None
+    age_ms: int | None
+    ttl_s: int | None
+
+
+class Session(BaseModel):
+    connection_id: str | None
+    connection_live: bool = Field(description="the connection key maps back to this user")
+    gender: str | None
+    preference: str | None
+    since_ms: int | None
+    ttl_ms: int | None
+    room_id: str | None
+    queue: str | None
+
+
+class QueueEntry(BaseModel):
+    name: str
+    position: int
+    enqueued_ms: int
+    waited_ms: int
+
+
+class User(BaseModel):
+    user_id: str
+    session: Session | None
+    room: Room | None
+    queue_entry: QueueEntry | None
+    recent_partners: list[str]
+    recent_partners_total: int
+    recent_ttl_s: int | None
+    blocked: int = Field(description="how many users this user blocked")
+
+
+class Report(BaseModel):
+    id: str
+    reporter: str | None
+    reported: str | None
+    room_id: str | None
+    reason: str | None
+    ts: int | None
+
+
+class Reports(BaseModel):
+    total: int
+    reports: list[Report]
+    next_before: str | None = Field(description="pass as ?before= for the next (older) page")

@@ -1,0 +1,186 @@
+/* pairchat ops dashboard: polls the ops API and draws live charts with uPlot (vendored).
+ *
+ * Queue depth has no server-side history, so the page keeps its own from each poll (up to
+ * an hour at the default rate). Matches and wait times per minute come from /stats/series.
+ * ?refresh=<ms> changes the polling interval (default 5000).
+ */
+(() => {
+  "use strict";
+
+  const base = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
+  const params = new URLSearchParams(location.search);
+  const refreshMs = Math.max(250, Number(params.get("refresh")) || 5000);
+  const MAX_SAMPLES = 720;
+  const QUEUES = [
+    ["wait:chat:male:female", "#58a6ff"],
+    ["wait:chat:male:male", "#79c0ff"],
+    ["wait:chat:male:any", "#1f6feb"],
+    ["wait:chat:female:male", "#ff7b72"],
+    ["wait:chat:female:female", "#ffa198"],
+    ["wait:chat:female:any", "#da3633"],
+  ];
+  const AXIS = { stroke: "#8b98a5", grid: { stroke: "#2a3441", width: 1 }, ticks: { stroke: "#2a3441" } };
+
+  const state = {
+    refreshMs,
+    updates: 0,
+    errors: 0,
+    lastError: null,
+    depth: [[], ...QUEUES.map(() => []), []],
+    charts: {},
+  };
+  window.pairchatDashboard = state;
+
+  const $ = (id) => document.getElementById(id);
+
+  function fmtMs(ms) {
+    if (ms === null || ms === undefined) return "–";
+    if (ms < 1000) return `${Math.round(ms)} ms`;
+    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+    return `${(ms / 60000).toFixed(1)} min`;
+  }
+
+  function fmtCount(c) {
+    return c.exact ? String(c.value) : `≈ ${c.value}`;
+  }
+
+  async function getJSON(path, allow = []) {
+    const response = await fetch(base + path, { cache: "no-store", headers: { accept: "application/json" } });
+    if (!response.ok && !allow.includes(response.status)) {
+      throw new Error(`${path}: HTTP ${response.status}`);
+    }
+    return response.json();
+  }
+
+  function chartWidth(el) {
+    return Math.max(280, Math.floor(el.getBoundingClientRect().width));
+  }
+
+  function makeChart(id, series, extra = {}) {
+    const el = $(id);
+    const opts = {
+      width: chartWidth(el),
+      height: 220,
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(extra.minTop ?? 1, max * 1.15)] } },
+      axes: [AXIS, { ...AXIS, size: 50 }],
+      legend: { live: false },
+      series: [{}, ...series],
+      };
+    const data = [[], ...series.map(() => [])];
+    const chart = new uPlot(opts, data, el);
+    state.charts[id.replace("chart-", "")] = chart;
+    return chart;
+  }
+
+  const queueChart = makeChart("chart-queues", [
+    ...QUEUES.map(([name, color]) => ({
+      label: name.replace("wait:chat:", ""),
+      stroke: color,
+      width: 2,
+      points: { size: 4 },
+    })),
+    { label: "total", stroke: "#e6edf3", width: 1, dash: [5, 4], points: { size: 3 } },
+  ]);
+
+  const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 40] }) : undefined;
+  const matchChart = makeChart("chart-matches", [
+    { label: "matches", stroke: "#3fb950", fill: "rgba(63,185,80,0.45)", width: 1, paths: bars, points: { show: false } },
+  ]);
+
+  const waitChart = makeChart(
+    "chart-waits",
+    [
+      { label: "median (waiters)", stroke: "#d2a8ff", width: 2, points: { show: true, size: 5 }, spanGaps: false },
+      { label: "p90 (waiters)", stroke: "#f2cc60", width: 2, points: { show: true, size: 5 }, spanGaps: false },
+    ],
+    { minTop: 0.01 },
+  );
+
+  window.addEventListener("resize", () => {
+    for (const [name, chart] of Object.entries(state.charts)) {
+      chart.setSize({ width: chartWidth($(`chart-${name}`)), height: 220 });
+    }
+  });
+
+  function renderStats(stats) {
+    $("users-waiting").textContent = String(stats.users_waiting);
+    $("active-rooms").textContent = fmtCount(stats.active_rooms);
+    $("active-rooms-note").textContent = stats.active_rooms.exact ? "exact" : `estimated from ${stats.active_rooms.sampled_keys} keys`;
+    $("live-sessions").textContent = fmtCount(stats.live_sessions);
+    $("live-sessions-note").textContent = stats.live_sessions.exact ? "exact" : `estimated from ${stats.live_sessions.sampled_keys} keys`;
+    $("matches-minute").textContent = String(stats.last_minute.matches);
+    $("matches-hour").textContent = String(stats.last_hour.matches);
+    $("wait-median").textContent = fmtMs(stats.last_hour.waiter_wait.median_ms);
+    $("wait-p90").textContent = fmtMs(stats.last_hour.waiter_wait.p90_ms);
+
+    const tbody = document.querySelector("#queues tbody");
+    tbody.replaceChildren(
+      ...stats.queues.map((q) => {
+        const tr = document.createElement("tr");
+        for (const [text, cls] of [[q.name, ""], [q.gender, ""], [q.preference, ""], [String(q.length), "num"]]) {
+          const td = document.createElement("td");
+          td.textContent = text;
+          if (cls) td.className = cls;
+          tr.append(td);
+        }
+        return tr;
+      }),
+    );
+
+    const lengths = Object.fromEntries(stats.queues.map((q) => [q.name, q.length]));
+    state.depth[0].push(stats.time_ms / 1000);
+    QUEUES.forEach(([name], i) => state.depth[i + 1].push(lengths[name] ?? 0));
+    state.depth[QUEUES.length + 1].push(stats.users_waiting);
+    if (state.depth[0].length > MAX_SAMPLES) state.depth.forEach((s) => s.shift());
+    queueChart.setData(state.depth.map((s) => s.slice()));
+  }
+
+  function renderSeries(series) {
+    const xs = series.minutes.map((p) => p.ts_ms / 1000);
+    matchChart.setData([xs, series.minutes.map((p) => p.matches)]);
+    const secs = (v) => (v === null ? null : v / 1000);
+    waitChart.setData([
+      xs,
+      series.minutes.map((p) => secs(p.waiter_wait.median_ms)),
+      series.minutes.map((p) => secs(p.waiter_wait.p90_ms)),
+    ]);
+  }
+
+  function renderHealth(health) {
+    $("redis-latency").textContent = health.redis ? `${health.latency_ms.toFixed(1)} ms` : "down";
+    $("redis-note").textContent = health.redis
+      ? `round trip · scripts ${Object.values(health.scripts).filter(Boolean).length}/${Object.keys(health.scripts).length} cached`
+      : health.error || "unreachable";
+  }
+
+  function setStatus(ok, text) {
+    const el = $("status");
+    el.className = `status ${ok ? "ok" : "bad"}`;
+    el.textContent = text;
+  }
+
+  async function tick() {
+    try {
+      const [stats, series, health] = await Promise.all([
+        getJSON("stats"),
+        getJSON("stats/series?minutes=60"),
+        getJSON("health", [503]),
+      ]);
+      renderStats(stats);
+      renderSeries(series);
+      renderHealth(health);
+      state.updates += 1;
+      state.lastError = null;
+      setStatus(true, `updated ${new Date().toLocaleTimeString()} · every ${refreshMs / 1000} s`);
+    } catch (error) {
+      state.errors += 1;
+      state.lastError = String(error);
+      setStatus(false, `update failed: ${error.message || error}`);
+    } finally {
+      setTimeout(tick, refreshMs);
+    }
+  }
+
+  tick();
+})();

@@ -1,0 +1,196 @@
+"""The scheduled sweeper: removes what a lost ``$disconnect`` leaves behind.
+
+Sessions and connection keys expire by TTL on their own. What does not expire is a queue
+entry (sorted-set members have no TTL) and, while the other member keeps heartbeating, a
+room whose partner's session is gone. Each run therefore
+
+* pages through every queue with ``ZSCAN`` and hands each page to ``sweep.lua``, which
+  re-checks every entry atomically and removes the stale ones (match.lua's rule);
+* pages through ``room:*`` keys with ``SCAN`` and runs ``reap.lua`` on each room, which ends
+  a room one of whose members is gone; the survivor is told ``partner_left``.
+
+Work per run is bounded (``max_queue_entries`` per queue, ``max_rooms`` keys); the cursors
+are kept in Redis (``Keys.sweeper()``), so the next run resumes where this one stopped and
+a full pass over any amount of data takes a bounded number of runs. Every write is checked
+inside a script, so two overlapping runs are harmless.
+
+Lambda entry point: :func:`handler`, on an EventBridge schedule (template.yaml).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..keys import Keys
+from ..notifier import ManagementApiNotifier, Notifier, management_client
+from ..protocol import frame
+from ..scripts import Scripts
+from ..service import NullTelemetry, Telemetry
+from ..settings import Settings
+from ..store import ChatStore
+from .readmodel import SlotNode
+
+logger = Logger()
+metrics = Metrics()
+
+ROOMS_CURSOR = "rooms"
+
+
+@dataclass
+class SweepResult:
+    queue_entries_checked: int = 0
+    queue_entries_removed: int = 0
+    rooms_checked: int = 0
+    rooms_reaped: int = 0
+    partners_notified: int = 0
+    #: Areas (queue names, ``rooms``) whose cursor came back to 0 in this run.
+    passes_completed: int = 0
+    duration_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        client: Any,
+        settings: Settings,
+        notifier: Notifier | None = None,
+        telemetry: Telemetry | None = None,
+        max_queue_entries: int = 2000,
+        max_rooms: int = 2000,
+        page: int = 200,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.notifier = notifier
+        self.telemetry = telemetry or NullTelemetry()
+        self.max_queue_entries = max_queue_entries
+        self.max_rooms = max_rooms
+        self.page = page
+        self.scripts = Scripts(client, ("sweep", "reap"))
+        self.node = SlotNode(client, self.keys.sweeper())
+        self._store: ChatStore | None = None
+
+    def run(self) -> SweepResult:
+        start = time.perf_counter()
+        result = SweepResult()
+        raw = self.client.hgetall(self.keys.sweeper()) or {}
+        cursors = {_s(k): int(_s(v)) for k, v in raw.items()}
+        new_cursors: dict[str, int] = {}
+        for gender, preference, key in self.keys.all_queues():
+            name = self.keys.queue_name(gender, preference)
+            cursor = self._sweep_queue(key, name, cursors.get(name, 0), result)
+            new_cursors[name] = cursor
+            result.passes_completed += cursor == 0
+        cursor = self._sweep_rooms(cursors.get(ROOMS_CURSOR, 0), result)
+        new_cursors[ROOMS_CURSOR] = cursor
+        result.passes_completed += cursor == 0
+        self.client.hset(self.keys.sweeper(), mapping=new_cursors)
+        result.duration_ms = round((time.perf_counter() - start) * 1000, 3)
+        self._emit(result)
+        return result
+
+    def _sweep_queue(self, key: str, name: str, cursor: int, result: SweepResult) -> int:
+        seen = 0
+        while True:
+            cursor, entries = self.client.zscan(key, cursor, count=self.page)
+            members = [_s(member) for member, _ in entries]
+            seen += len(members)
+            for i in range(0, len(members), self.page):
+                chunk = members[i : i + self.page]
+                reply = self.scripts.run("sweep", key, (self.keys.prefix, "", name, *chunk))
+                result.queue_entries_removed += int(reply[1])
+                result.queue_entries_checked += int(reply[2])
+            if cursor == 0 or seen >= self.max_queue_entries:
+                return int(cursor)
+
+    def _sweep_rooms(self, cursor: int, result: SweepResult) -> int:
+        prefix = self.keys.room("")
+        match = self.keys.pattern("room")
+        visited = 0
+        while True:
+            cursor, keys = self.node.scan(cursor, self.page, match=match)
+            visited += self.page
+            for key in keys:
+                if not key.startswith(prefix):
+                    continue
+                room_id = key[len(prefix) :]
+                result.rooms_checked += 1
+                reply = self.scripts.run("reap", key, (self.keys.prefix, "", room_id))
+                if reply[0] == "reaped":
+                    result.rooms_reaped += 1
+                    if reply[3]:
+                        result.partners_notified += self._tell_partner_left(reply[3], room_id)
+            if cursor == 0 or visited >= self.max_rooms:
+                return cursor
+
+    def _tell_partner_left(self, connection_id: str, room_id: str) -> int:
+        if self.notifier is None:
+            return 0
+        if self.notifier.post(connection_id, frame("partner_left", roomId=room_id)):
+            return 1
+        # Gone too: erase that connection's state now rather than at its TTL.
+        if self._store is None:
+            self._store = ChatStore(self.client, self.settings)
+        self._store.leave(connection_id, "gone")
+        return 0
+
+    def _emit(self, result: SweepResult) -> None:
+        self.telemetry.count("SweptQueueEntries", result.queue_entries_removed)
+        self.telemetry.count("SweptRooms", result.rooms_reaped)
+        self.telemetry.timing("SweepDuration", result.duration_ms)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# -- Lambda entry point ---------------------------------------------------------------------
+
+
+class _MetricsTelemetry:
+    def count(self, name: str, value: float = 1) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    def timing(self, name: str, milliseconds: float) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)
+
+
+_sweeper: Sweeper | None = None
+
+
+def sweeper() -> Sweeper:
+    """Created on the first invocation of a container and kept for the next ones."""
+    global _sweeper
+    if _sweeper is None:
+        from ..handlers.runtime import redis_client
+
+        s = Settings.from_env()
+        notifier: Notifier | None = None
+        if s.management_endpoint:
+            client = management_client(
+                s.management_endpoint,
+                s.aws_region,
+                s.management_timeout_s,
+                s.management_max_attempts,
+            )
+            notifier = ManagementApiNotifier(client)
+        _sweeper = Sweeper(redis_client(s), s, notifier, _MetricsTelemetry())
+    return _sweeper
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = sweeper().run().as_dict()
+    logger.info("swept", extra=result)
+    return result

@@ -1,0 +1,38 @@
+--[[
+  sweep.lua: remove queue entries whose user no longer waits there (its session expired or
+  was erased without a $disconnect, or it moved on), for the scheduled sweeper.
+
+  The sweeper reads candidates with ZSCAN (bounded pages) and hands them here; every entry is
+  checked again inside the script, so a user who rejoined between the read and this call is
+  never removed. The rule is match.lua's: an entry is stale when the user's session is gone,
+  has no connection, waits in another queue, or is in a room.
+
+  KEYS[1]  <prefix><queueName>, the queue (declared, so a cluster client routes the call)
+  ARGV[1]  key prefix
+  ARGV[2]  '' (no calling connection)
+  ARGV[3]  queue name without prefix: wait:chat:<gender>:<preference>
+  ARGV[4..] candidate user ids (a bounded page)
+
+  Returns {'ok', removed, checked}: checked counts candidates still in the queue.
+  Errors (nothing written): invalid_field (malformed queue name, or KEYS[1] is not that queue).
+]]
+-- @include common
+local qname = ARGV[3]
+local g, p = string.match(qname or '', '^wait:chat:(%a+):(%a+)$')
+if not (g == 'male' or g == 'female') or not (p == 'male' or p == 'female' or p == 'any') then
+  return {'error', 'invalid_field'}
+end
+if KEYS[1] ~= PREFIX .. qname then return {'error', 'invalid_field'} end
+
+local removed, checked = 0, 0
+for i = 4, #ARGV do
+  local uid = ARGV[i]
+  if redis.call('ZSCORE', KEYS[1], uid) then
+    checked = checked + 1
+    local s = redis.call('HMGET', sess_key(uid), 'conn', 'q', 'room')
+    if not s[1] or s[2] ~= qname or s[3] then
+      removed = removed + redis.call('ZREM', KEYS[1], uid)
+    end
+  end
+end
+return {'ok', tostring(removed), tostring(checked)}

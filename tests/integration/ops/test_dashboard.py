@@ -1,0 +1,136 @@
+"""The dashboard page in headless Chromium: it loads, polls by itself and charts real data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import uvicorn
+from fastapi import FastAPI
+
+from pairchat.ops.api import create_app
+from pairchat.service import ChatService
+from pairchat.settings import Settings
+from tests.integration.ops.conftest import override
+from tests.support import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def ops_server(settings: Settings, redis_client: redis.Redis) -> Iterator[str]:
+    """The ops app mounted at /ops of a real HTTP server, as ``pairchat dev`` serves it."""
+    ops = create_app()
+    override(ops, settings, redis_client)
+    parent = FastAPI()
+    parent.mount("/ops", ops)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(parent, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+def make_traffic(service: ChatService) -> None:
+    for i in range(3):
+        service.connect(f"a{i}")
+        service.connect(f"b{i}")
+        service.join(f"a{i}", "male", "female")
+        time.sleep(0.01)
+        service.join(f"b{i}", "female", "male")
+    for cid, g, p in [
+        ("w1", "male", "female"),
+        ("w2", "male", "female"),
+        ("w3", "female", "female"),
+    ]:
+        service.connect(cid)
+        service.join(cid, g, p)
+
+
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is installed by system-deps.sh")
+def test_dashboard_charts_live_data(ops_server: str, service: ChatService, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    make_traffic(service)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{ops_server}/ops/?refresh=300")
+            # It refreshes by itself: several polls without any reload.
+            page.wait_for_function("window.pairchatDashboard.updates >= 3", timeout=15_000)
+            # A new waiter shows up on the next polls.
+            service.connect("late")
+            service.join("late", "male", "male")
+            page.wait_for_function(
+                "document.getElementById('users-waiting').textContent === '4'", timeout=10_000
+            )
+            assert errors == []
+            state = page.evaluate(
+                """() => {
+                  const d = window.pairchatDashboard;
+                  const out = {errors: d.errors, charts: {}};
+                  for (const [name, chart] of Object.entries(d.charts)) {
+                    out.charts[name] = {
+                      points: chart.data[0].length,
+                      series: chart.data.slice(1).map((s) => s.filter((v) => v !== null)),
+                    };
+                  }
+                  return out;
+                }"""
+            )
+            assert state["errors"] == 0
+            queues = state["charts"]["queues"]
+            assert queues["points"] >= 3
+            total = queues["series"][-1]
+            assert total[0] == 3 and total[-1] == 4  # users waiting, before and after "late"
+            matches = state["charts"]["matches"]
+            assert matches["points"] == 60 and sum(matches["series"][0]) == 3
+            waits = state["charts"]["waits"]
+            assert len(waits["series"][1]) >= 1  # a p90 in the current minute
+            assert max(waits["series"][1]) > 0
+            # The canvases really have something drawn on them.
+            painted = page.evaluate(
+                """() => [...document.querySelectorAll('.chart canvas')].map((c) => {
+                  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  let n = 0;
+                  for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+                  return n;
+                })"""
+            )
+            assert len(painted) == 3 and all(n > 500 for n in painted), painted
+            assert page.text_content("#active-rooms") == "3"
+            assert page.text_content("#matches-minute") == "3"
+            assert page.locator("#queues tbody tr").count() == 6
+            shot = Path(os.environ.get("PAIRCHAT_DASHBOARD_SCREENSHOT") or tmp_path / "d.png")
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()
