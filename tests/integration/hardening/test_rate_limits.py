@@ -1,0 +1,110 @@
+"""Per-user rate limits, held in Redis and checked inside match.lua and relay.lua."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pairchat.errors import RateLimited
+from pairchat.handlers import ws
+from pairchat.service import ChatService
+from tests.conftest import RecordingNotifier
+from tests.integration.hardening.conftest import MakeService, pair
+from tests.support import load_event
+
+pytestmark = pytest.mark.integration
+
+
+def snapshot(svc: ChatService) -> dict[str, object]:
+    """Every key except the rate counters, with its value."""
+    r, out = svc.store.client, {}
+    for key in r.scan_iter():
+        if ":rate:" in key:
+            continue
+        kind = r.type(key)
+        if kind == "hash":
+            out[key] = r.hgetall(key)
+        elif kind == "zset":
+            out[key] = r.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            out[key] = r.smembers(key)
+        elif kind == "list":
+            out[key] = r.lrange(key, 0, -1)
+        else:
+            out[key] = r.get(key) if kind == "string" else kind
+    return out
+
+
+def test_joins_and_nexts_share_one_limit(
+    make_service: MakeService, notifier: RecordingNotifier
+) -> None:
+    svc = make_service(rate_joins=4)
+    pair(svc, "a", "b")  # one join each
+    svc.next("a")  # 2 for a
+    svc.join("a", "male", "any")  # 3 (idempotent, still counted)
+    svc.next("a")  # 4
+    before = snapshot(svc)
+    frames_before = len(notifier.frames["a"])
+    response = ws.handle_message(load_event("next", "a", {"action": "next"}), svc)
+    assert response["statusCode"] == 429
+    err = notifier.last("a")
+    assert err["type"] == "error" and err["code"] == "rate_limited" and err["message"]
+    assert len(notifier.frames["a"]) == frames_before + 1
+    assert snapshot(svc) == before  # nothing else changed
+    with pytest.raises(RateLimited):
+        svc.join("a", "female", "any")
+    # other users are not affected
+    svc.next("b")
+    assert notifier.last("b")["type"] in ("queued", "matched")
+
+
+def test_messages_are_limited_and_the_partner_receives_nothing_more(
+    make_service: MakeService, notifier: RecordingNotifier
+) -> None:
+    svc = make_service(rate_messages=3)
+    pair(svc, "a", "b")
+    for i in range(3):
+        svc.send("a", f"m{i}")
+    received = list(notifier.frames["b"])
+    before = snapshot(svc)
+    with pytest.raises(RateLimited):
+        svc.send("a", "one too many")
+    assert notifier.frames["b"] == received
+    assert snapshot(svc) == before
+    svc.send("b", "b still may talk")
+    assert notifier.last("a")["text"] == "b still may talk"
+
+
+def test_a_busy_previous_window_still_counts(make_service: MakeService) -> None:
+    svc = make_service(rate_messages=5)
+    ua, _ = pair(svc, "a", "b")
+    r, k = svc.store.client, svc.store.keys
+    sec, micro = r.time()
+    window = svc.settings.rate_window_s * 1000
+    idx = (sec * 1000 + micro // 1000) // window
+    # The sliding window weights the previous window by its overlap: a huge count there
+    # refuses now (unless this instant is the very last microseconds of the window).
+    r.set(k.rate("send", ua, idx - 1), 10**9)
+    r.set(k.rate("send", ua, idx), 0)
+    with pytest.raises(RateLimited):
+        svc.send("a", "x")
+
+
+def test_limits_reset_after_the_window_and_zero_disables(
+    make_service: MakeService, notifier: RecordingNotifier
+) -> None:
+    svc = make_service(rate_messages=1, rate_window_s=1)
+    pair(svc, "a", "b")
+    svc.send("a", "first")
+    with pytest.raises(RateLimited):
+        svc.send("a", "second")
+    time.sleep(2.05)  # two windows later nothing of the old count is left
+    svc.heartbeat("a")
+    svc.heartbeat("b")
+    svc.send("a", "third")
+    assert notifier.last("b")["text"] == "third"
+    unlimited = make_service(rate_messages=0, rate_joins=0)
+    for i in range(100):
+        unlimited.send("a", f"x{i}")
+    assert notifier.last("b")["text"] == "x99"

@@ -1,0 +1,120 @@
+"""report and block act on the partner the server knows, never on ids from the frame."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pairchat.errors import NoPartner, SessionExpired
+from pairchat.handlers import ws
+from pairchat.service import ChatService
+from tests.conftest import RecordingNotifier
+from tests.integration.hardening.conftest import pair
+from tests.support import load_event
+
+pytestmark = pytest.mark.integration
+
+
+def reports(service: ChatService) -> list[dict[str, str]]:
+    entries = service.store.client.xrange(service.store.keys.reports())
+    return [fields for _id, fields in entries]
+
+
+def test_report_in_a_room_records_both_users_and_the_room(
+    service: ChatService, notifier: RecordingNotifier
+) -> None:
+    ua, ub = pair(service, "a", "b")
+    rid = notifier.last("a")["roomId"]
+    forged = {
+        "action": "report",
+        "reason": "spam",
+        "userId": "u-x",
+        "reported": "u-x",
+        "roomId": "forged",
+        "partnerId": "u-x",
+        "connectionId": "zzz",
+    }
+    assert ws.handle_message(load_event("report", "a", forged), service) == {"statusCode": 200}
+    [entry] = reports(service)
+    assert entry["reporter"] == ua and entry["reported"] == ub and entry["roomId"] == rid
+    assert entry["reason"] == "spam" and int(entry["ts"]) > 0
+    assert notifier.last("a") == {**notifier.last("a"), "type": "reported", "roomId": rid}
+    # the room is untouched by a report
+    assert service.store.client.hgetall(service.store.keys.room(rid))["a"] == ua
+
+
+def test_report_after_the_partner_left_targets_the_just_left_partner(
+    service: ChatService, notifier: RecordingNotifier
+) -> None:
+    ua, ub = pair(service, "a", "b")
+    rid = notifier.last("a")["roomId"]
+    service.next("b")  # b moves on; a gets partner_left
+    assert notifier.last("a")["type"] == "partner_left"
+    service.report("a", "rude")
+    service.report("a", "rude again")  # one report per room and reporter
+    assert reports(service) == [
+        {
+            "reporter": ua,
+            "reported": ub,
+            "roomId": rid,
+            "reason": "rude",
+            "ts": reports(service)[0]["ts"],
+        }
+    ]
+    service.report("b", "")  # b can report a too (its last partner)
+    assert reports(service)[-1]["reporter"] == ub and reports(service)[-1]["reported"] == ua
+
+
+def test_report_and_block_without_a_partner_are_refused(service: ChatService) -> None:
+    service.connect("a", "u-a")
+    service.join("a", "male", "any")
+    with pytest.raises(NoPartner):
+        service.report("a", "x")
+    with pytest.raises(NoPartner):
+        service.block("a")
+    assert reports(service) == []
+    assert not service.store.client.exists(service.store.keys.blocks("u-a"))
+    with pytest.raises(SessionExpired):
+        service.block("nobody")
+
+
+def test_block_ends_the_room_and_the_pair_never_meets_again(
+    service: ChatService, notifier: RecordingNotifier
+) -> None:
+    ua, ub = pair(service, "a", "b")
+    rid = notifier.last("a")["roomId"]
+    body = json.dumps({"action": "block", "userId": "u-zzz", "partnerId": "u-zzz"})
+    assert ws.handle_message(load_event("block", "b", body), service) == {"statusCode": 200}
+    k = service.store.keys
+    assert service.store.client.smembers(k.blocks(ub)) == {ua}
+    assert 0 < service.store.client.ttl(k.blocks(ub)) <= service.settings.block_ttl_s
+    assert not service.store.client.exists(k.room(rid))
+    assert notifier.last("a")["type"] == "partner_left" and notifier.last("a")["roomId"] == rid
+    assert notifier.last("b")["type"] == "blocked" and notifier.last("b")["roomId"] == rid
+    # Even once they are no longer recent partners, neither direction pairs them.
+    service.store.client.delete(k.recent(ua), k.recent(ub))
+    service.join("a", "male", "any")
+    service.join("b", "female", "any")
+    assert notifier.last("a")["type"] == notifier.last("b")["type"] == "queued"
+    service.leave("b")
+    service.join("b", "female", "any")  # the blocker waits, the blocked one joins
+    service.leave("a")
+    service.join("a", "male", "any")
+    assert notifier.last("a")["type"] == "queued"
+    # a third user is matched normally
+    service.connect("c", "u-c")
+    service.join("c", "female", "male")
+    assert notifier.last("c")["type"] == "matched" and notifier.last("c")["partnerId"] == ua
+
+
+def test_block_after_leaving_blocks_the_last_partner(
+    service: ChatService, notifier: RecordingNotifier
+) -> None:
+    ua, ub = pair(service, "a", "b")
+    service.leave("a")
+    service.block("a")
+    assert service.store.client.smembers(service.store.keys.blocks(ua)) == {ub}
+    assert notifier.last("a")["type"] == "blocked"
+    assert notifier.types("b")[-1] == "partner_left"  # from the leave, not a second one
+    assert notifier.types("b").count("partner_left") == 1
