@@ -18,7 +18,7 @@ dev: $(STAMP)
 	$(VENV)/bin/pairchat dev
 
 ## Everything CI checks, from a fresh clone.
-test: $(STAMP) system-deps lint typecheck pytest
+test: $(STAMP) system-deps lint typecheck template-check pytest
 
 system-deps:
 	bash infra/scripts/system-deps.sh
@@ -30,8 +30,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+## template.yaml offline: cfn-lint (no warnings), sam validate --lint, sam build, Lua in the artifact.
+## aws-sam-cli lives in its own .venv-sam (it pins its own boto3); cached by a stamp file.
+.PHONY: template-check
+template-check:
+	bash infra/scripts/template-check.sh
+
 pytest: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache .aws-sam

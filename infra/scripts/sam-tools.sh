@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../.."
 
 VENV=${SAM_VENV:-.venv-sam}
 RUNTIME=${SAM_PYTHON_VERSION:-3.12}
-REQUIREMENT=${SAM_CLI_REQUIREMENT:-aws-sam-cli>=1.130,<2}
+# Pinned: a new SAM CLI (and the cfn-lint range it pins) must not change CI unannounced.
+REQUIREMENT=${SAM_CLI_REQUIREMENT:-aws-sam-cli==1.170.0}
 STAMP="$VENV/.installed"
 WANT="$REQUIREMENT python$RUNTIME"
 
@@ -43,7 +44,8 @@ PY=$(find_python) || {
 
 rm -rf "$VENV"
 "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check "$REQUIREMENT"
+pip_quiet() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+pip_quiet --upgrade pip
+pip_quiet "$REQUIREMENT"
 echo "$WANT" >"$STAMP"
 "$VENV/bin/sam" --version
