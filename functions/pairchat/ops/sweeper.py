@@ -7,9 +7,11 @@ room whose partner's session is gone. Each run therefore
 * pages through every queue with ``ZSCAN`` and hands each page to ``sweep.lua``, which
   re-checks every entry atomically and removes the stale ones (match.lua's rule);
 * pages through ``room:*`` keys with ``SCAN`` and runs ``reap.lua`` on each room, which ends
-  a room one of whose members is gone; the survivor is told ``partner_left``.
+  a room one of whose members is gone; the survivor is told ``partner_left`` (when the
+  Management API endpoint is configured).
 
-Work per run is bounded (``max_queue_entries`` per queue, ``max_rooms`` keys); the cursors
+Work per run is bounded: at most ``max_queue_entries`` entries per queue and
+``max_room_scan`` keys of SCAN work (``page`` per call) for rooms. The cursors
 are kept in Redis (``Keys.sweeper()``), so the next run resumes where this one stopped and
 a full pass over any amount of data takes a bounded number of runs. Every write is checked
 inside a script, so two overlapping runs are harmless.
@@ -65,7 +67,7 @@ class Sweeper:
         notifier: Notifier | None = None,
         telemetry: Telemetry | None = None,
         max_queue_entries: int = 2000,
-        max_rooms: int = 2000,
+        max_room_scan: int = 5000,
         page: int = 200,
     ) -> None:
         self.client = client
@@ -74,11 +76,11 @@ class Sweeper:
         self.notifier = notifier
         self.telemetry = telemetry or NullTelemetry()
         self.max_queue_entries = max_queue_entries
-        self.max_rooms = max_rooms
+        self.max_room_scan = max_room_scan
         self.page = page
-        self.scripts = Scripts(client, ("sweep", "reap"))
+        self.scripts = Scripts(client, ("sweep",))
+        self.store = ChatStore(client, settings)
         self.node = SlotNode(client, self.keys.sweeper())
-        self._store: ChatStore | None = None
 
     def run(self) -> SweepResult:
         start = time.perf_counter()
@@ -125,12 +127,14 @@ class Sweeper:
                     continue
                 room_id = key[len(prefix) :]
                 result.rooms_checked += 1
-                reply = self.scripts.run("reap", key, (self.keys.prefix, "", room_id))
-                if reply[0] == "reaped":
+                reaped = self.store.reap(room_id)
+                if reaped.status == "reaped":
                     result.rooms_reaped += 1
-                    if reply[3]:
-                        result.partners_notified += self._tell_partner_left(reply[3], room_id)
-            if cursor == 0 or visited >= self.max_rooms:
+                    if reaped.survivor_connection:
+                        result.partners_notified += self._tell_partner_left(
+                            reaped.survivor_connection, room_id
+                        )
+            if cursor == 0 or visited >= self.max_room_scan:
                 return cursor
 
     def _tell_partner_left(self, connection_id: str, room_id: str) -> int:
@@ -139,9 +143,7 @@ class Sweeper:
         if self.notifier.post(connection_id, frame("partner_left", roomId=room_id)):
             return 1
         # Gone too: erase that connection's state now rather than at its TTL.
-        if self._store is None:
-            self._store = ChatStore(self.client, self.settings)
-        self._store.leave(connection_id, "gone")
+        self.store.leave(connection_id, "gone")
         return 0
 
     def _emit(self, result: SweepResult) -> None:
