@@ -1,0 +1,429 @@
+/* pairchat chat page: plain JS, no build step.
+ *
+ * Speaks docs/protocol.md over one WebSocket: same origin `/ws` under `pairchat dev`, or any
+ * deployed API with `?ws=wss://<api>.execute-api.<region>.amazonaws.com/<stage>`.
+ * Server frames carry an `id`: a duplicate delivery is dropped. A `message` (or
+ * `partner_left`) can arrive just before the `matched` of its room: it waits for it.
+ */
+(() => {
+  "use strict";
+
+  const HEARTBEAT_MS = 30000;
+  const MAX_TEXT = 4096;
+  const params = new URLSearchParams(location.search);
+  const WS_URL = params.get("ws") ||
+    `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+
+  const $ = (id) => document.getElementById(id);
+  const body = document.body;
+  const ui = {
+    linkLabel: $("link-label"),
+    form: $("start-form"),
+    startBtn: $("start-btn"),
+    cancelBtn: $("cancel-btn"),
+    searchingDetail: $("searching-detail"),
+    searchingTimer: $("searching-timer"),
+    messages: $("messages"),
+    presenceLabel: $("presence-label"),
+    ended: $("ended"),
+    endedText: $("ended-text"),
+    againBtn: $("again-btn"),
+    homeBtn: $("home-btn"),
+    nextBtn: $("next-btn"),
+    leaveBtn: $("leave-btn"),
+    composer: $("composer"),
+    input: $("input"),
+    counter: $("counter"),
+    sendBtn: $("send-btn"),
+    toasts: $("toasts"),
+  };
+
+  // -- state -------------------------------------------------------------------------------
+  let ws = null;
+  let online = false;
+  let state = "idle";           // idle | searching | chatting | ended
+  let room = null;              // the current room id
+  let prefs = null;             // {gender, preference} of the last search
+  let retries = 0;
+  let reconnectTimer = null;
+  let heartbeatTimer = null;
+  let searchStarted = 0;
+  let searchTicker = null;
+  let unread = 0;
+  const outbox = [];            // frames waiting for the socket to open
+  const seen = new Set();       // server frame ids already handled
+  const seenOrder = [];
+  const early = new Map();      // roomId -> frames that came before its `matched`
+  const finished = new Set();   // rooms that are over: late frames for them are dropped
+
+  // -- socket ------------------------------------------------------------------------------
+  function connect() {
+    clearTimeout(reconnectTimer);
+    setLink("connecting", retries ? "Reconnecting…" : "Connecting…");
+    let socket;
+    try {
+      socket = new WebSocket(WS_URL);
+    } catch (err) {
+      scheduleReconnect();
+      return;
+    }
+    ws = socket;
+    socket.onopen = () => {
+      if (socket !== ws) return;
+      online = true;
+      const wasRetry = retries > 0;
+      retries = 0;
+      setLink("online", "Online");
+      startHeartbeat();
+      if (wasRetry) resume();
+      while (outbox.length) socket.send(outbox.shift());
+      render();
+    };
+    socket.onmessage = (ev) => {
+      if (socket !== ws) return;
+      let frame;
+      try { frame = JSON.parse(ev.data); } catch { return; }
+      if (frame && typeof frame === "object") onFrame(frame);
+    };
+    socket.onclose = (ev) => {
+      if (socket !== ws) return;
+      online = false;
+      ws = null;
+      stopHeartbeat();
+      if (ev.code === 1009) toast("That message was too large to send.", "The connection was reset.");
+      scheduleReconnect();
+      render();
+    };
+    socket.onerror = () => { /* onclose follows */ };
+  }
+
+  function scheduleReconnect() {
+    const delay = Math.min(10000, 500 * 2 ** retries) * (0.75 + Math.random() * 0.5);
+    retries += 1;
+    setLink(retries > 2 ? "offline" : "connecting", retries > 2 ? "Offline, retrying…" : "Reconnecting…");
+    clearTimeout(reconnectTimer);
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  /** A new socket is a new identity: carry the user's intent over to it. */
+  function resume() {
+    if (state === "searching" && prefs) {
+      send({ action: "join", ...prefs });
+    } else if (state === "chatting") {
+      endChat("You were disconnected, so the chat ended.");
+    }
+  }
+
+  function send(frame) {
+    const data = JSON.stringify(frame);
+    if (ws && online && ws.readyState === WebSocket.OPEN) {
+      ws.send(data);
+      return true;
+    }
+    if (frame.action !== "heartbeat" && frame.action !== "send") outbox.push(data);
+    if (!ws) connect();
+    return false;
+  }
+
+  function startHeartbeat() {
+    stopHeartbeat();
+    heartbeatTimer = setInterval(() => send({ action: "heartbeat" }), HEARTBEAT_MS);
+  }
+  function stopHeartbeat() { clearInterval(heartbeatTimer); heartbeatTimer = null; }
+
+  function reconnectNow() {
+    if (ws) {
+      const old = ws;
+      ws = null;
+      online = false;
+      old.close(1000);
+    }
+    retries = Math.max(retries, 1);
+    connect();
+  }
+
+  // -- frames ------------------------------------------------------------------------------
+  function onFrame(frame) {
+    if (typeof frame.id === "string") {
+      if (seen.has(frame.id)) return;
+      seen.add(frame.id);
+      seenOrder.push(frame.id);
+      if (seenOrder.length > 500) seen.delete(seenOrder.shift());
+    }
+    if (!frame.type) {
+      // API Gateway's own answer when an integration fails.
+      if (frame.message === "Internal server error") {
+        toast("Something went wrong on our side.", "Please try that again.");
+      } else if (frame.message) {
+        toast("The server refused that.", String(frame.message));
+      }
+      return;
+    }
+    switch (frame.type) {
+      case "queued":
+        if (state === "searching") ui.searchingDetail.textContent = searchingText();
+        break;
+      case "matched":
+        onMatched(frame);
+        break;
+      case "message":
+      case "partner_left":
+        onRoomFrame(frame);
+        break;
+      case "left":
+        break;
+      case "pong":
+        onPong(frame);
+        break;
+      case "error":
+        onError(frame);
+        break;
+      default:
+        break; // a newer server: ignore what this page does not know
+    }
+  }
+
+  function onMatched(frame) {
+    if (finished.has(frame.roomId)) return;
+    if (state === "idle") {
+      // Matched just as the user cancelled: free the stranger rather than leave them waiting.
+      finished.add(frame.roomId);
+      send({ action: "leave" });
+      return;
+    }
+    if (room && room !== frame.roomId) finished.add(room);
+    room = frame.roomId;
+    setState("chatting");
+    clearMessages();
+    notice("You're now chatting with a stranger. Say hi!", "good");
+    const waiting = early.get(room) || [];
+    early.clear();
+    waiting.forEach(onRoomFrame);
+    ui.input.focus();
+  }
+
+  function onRoomFrame(frame) {
+    const rid = frame.roomId;
+    if (rid && rid !== room) {
+      if (finished.has(rid)) return;
+      // Before its `matched`: keep it (a few, bounded) until the room is announced.
+      const list = early.get(rid) || [];
+      if (list.length < 50) list.push(frame);
+      early.set(rid, list);
+      return;
+    }
+    if (frame.type === "message") {
+      if (state !== "chatting") return;
+      bubble(String(frame.text ?? ""), "them");
+      if (document.hidden) { unread += 1; updateTitle(); }
+    } else if (frame.type === "partner_left" && state === "chatting") {
+      endChat("Stranger left the chat.");
+    }
+  }
+
+  function onPong(frame) {
+    if (state === "chatting" && frame.state !== "room") {
+      endChat("The chat ended.");
+    } else if (state === "searching" && frame.state === "idle" && prefs) {
+      send({ action: "join", ...prefs });
+    }
+  }
+
+  function onError(frame) {
+    switch (frame.code) {
+      case "session_expired":
+        toast("Your session expired.", "Reconnecting…", "info");
+        reconnectNow();
+        return;
+      case "not_in_room":
+        if (state === "chatting") endChat("The chat ended.");
+        return;
+      case "already_in_room":
+        return;
+      case "too_large":
+        toast("That message is too long.", frame.message);
+        return;
+      default:
+        toast(titleFor(frame.code), frame.message || "Please try again.");
+    }
+  }
+
+  function titleFor(code) {
+    return ({
+      invalid_json: "That could not be sent.",
+      unknown_action: "That could not be sent.",
+      invalid_field: "Check your choices.",
+      not_joined: "Pick who you'd like to meet first.",
+      unavailable: "We're having a hiccup.",
+      rate_limited: "Slow down a little.",
+    })[code] || "Something went wrong.";
+  }
+
+  // -- user actions ------------------------------------------------------------------------
+  function startSearch(action) {
+    const data = new FormData(ui.form);
+    prefs = { gender: data.get("gender"), preference: data.get("preference") };
+    if (room) finished.add(room);
+    room = null;
+    early.clear();
+    setState("searching");
+    send({ action, ...prefs });
+  }
+
+  function leave() {
+    if (room) finished.add(room);
+    room = null;
+    setState("idle");
+    send({ action: "leave" });
+  }
+
+  function endChat(text) {
+    if (room) finished.add(room);
+    ui.endedText.textContent = text;
+    notice(text, "bad");
+    setState("ended");
+    ui.againBtn.focus();
+  }
+
+  function submitMessage() {
+    const text = ui.input.value;
+    if (!text.trim() || state !== "chatting") return;
+    if (text.length > MAX_TEXT) { toast("That message is too long.", `Keep it under ${MAX_TEXT} characters.`); return; }
+    const li = bubble(text, "me");
+    if (!send({ action: "send", text })) {
+      li.classList.add("pending");
+      toast("Not sent: you're offline.", "We'll reconnect in a moment.");
+    }
+    ui.input.value = "";
+    autosize();
+    updateComposer();
+  }
+
+  // -- rendering ---------------------------------------------------------------------------
+  function setState(next) {
+    state = next;
+    body.dataset.state = next;
+    clearInterval(searchTicker);
+    if (next === "searching") {
+      searchStarted = Date.now();
+      ui.searchingDetail.textContent = searchingText();
+      tickSearch();
+      searchTicker = setInterval(tickSearch, 1000);
+    }
+    render();
+  }
+
+  function render() {
+    ui.startBtn.disabled = false;
+    ui.presenceLabel.textContent = state === "chatting" ? (online ? "In the chat" : "Reconnecting…") : "Left the chat";
+    ui.ended.hidden = state !== "ended";
+    updateComposer();
+  }
+
+  function updateComposer() {
+    const len = ui.input.value.length;
+    ui.sendBtn.disabled = !ui.input.value.trim() || state !== "chatting";
+    ui.counter.textContent = len > MAX_TEXT - 200 ? `${len}/${MAX_TEXT}` : "";
+    ui.counter.classList.toggle("over", len > MAX_TEXT);
+  }
+
+  function setLink(kind, label) {
+    body.dataset.link = kind;
+    ui.linkLabel.textContent = label;
+  }
+
+  function searchingText() {
+    const who = { male: "men", female: "women", any: "anyone" }[prefs?.preference] || "anyone";
+    return `Matching you with ${who} who'd like to talk to you.`;
+  }
+
+  function tickSearch() {
+    const s = Math.floor((Date.now() - searchStarted) / 1000);
+    ui.searchingTimer.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  }
+
+  function clearMessages() { ui.messages.replaceChildren(); }
+
+  function bubble(text, who) {
+    const li = document.createElement("li");
+    li.className = `msg ${who}`;
+    const prev = ui.messages.lastElementChild;
+    if (prev && prev.classList.contains(who)) { prev.classList.add("same-next"); li.classList.add("same"); }
+    const b = document.createElement("div");
+    b.className = "bubble";
+    b.textContent = text;            // never innerHTML: the text is the stranger's
+    const t = document.createElement("time");
+    t.className = "time";
+    const now = new Date();
+    t.dateTime = now.toISOString();
+    t.textContent = now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    li.append(b, t);
+    ui.messages.append(li);
+    scrollDown();
+    return li;
+  }
+
+  function notice(text, kind) {
+    const li = document.createElement("li");
+    li.className = `notice ${kind || ""}`;
+    li.textContent = text;
+    ui.messages.append(li);
+    scrollDown();
+  }
+
+  function scrollDown() { ui.messages.scrollTop = ui.messages.scrollHeight; }
+
+  function toast(title, detail, kind) {
+    const el = document.createElement("div");
+    el.className = `toast ${kind || ""}`;
+    el.setAttribute("role", "alert");
+    const text = document.createElement("div");
+    const strong = document.createElement("strong");
+    strong.textContent = title;
+    text.append(strong);
+    if (detail) text.append(document.createTextNode(detail));
+    const close = document.createElement("button");
+    close.className = "close";
+    close.type = "button";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    const dismiss = () => { el.classList.add("leaving"); setTimeout(() => el.remove(), 200); };
+    close.onclick = dismiss;
+    el.append(text, close);
+    ui.toasts.append(el);
+    while (ui.toasts.children.length > 3) ui.toasts.firstElementChild.remove();
+    setTimeout(dismiss, 5000);
+  }
+
+  function updateTitle() {
+    document.title = (unread ? `(${unread}) ` : "") + "pairchat · talk to someone new";
+  }
+
+  function autosize() {
+    ui.input.style.height = "auto";
+    ui.input.style.height = `${Math.min(ui.input.scrollHeight + 2, 140)}px`;
+  }
+
+  // -- wiring ------------------------------------------------------------------------------
+  ui.form.addEventListener("submit", (e) => { e.preventDefault(); startSearch("join"); });
+  ui.cancelBtn.addEventListener("click", leave);
+  ui.nextBtn.addEventListener("click", () => startSearch("next"));
+  ui.againBtn.addEventListener("click", () => startSearch("next"));
+  ui.homeBtn.addEventListener("click", leave);
+  ui.leaveBtn.addEventListener("click", leave);
+  ui.composer.addEventListener("submit", (e) => { e.preventDefault(); submitMessage(); });
+  ui.input.addEventListener("input", () => { autosize(); updateComposer(); });
+  ui.input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitMessage(); }
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && state === "searching") leave();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) { unread = 0; updateTitle(); }
+  });
+  window.addEventListener("online", () => { if (!ws) { retries = 1; connect(); } });
+
+  render();
+  connect();
+})();

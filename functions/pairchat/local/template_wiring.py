@@ -1,0 +1,346 @@
+"""The WebSocket wiring, read from template.yaml itself so local and deployed cannot drift.
+
+Follows the same references CloudFormation follows: each ``AWS::ApiGatewayV2::Route`` of the
+WebSocket API names an integration in its ``Target``; the integration's ``IntegrationUri``
+names a function; the function (with SAM ``Globals``) gives Handler, CodeUri, Timeout and
+Environment. ``!Ref``/``!Sub``/``!GetAtt`` (short or long form) are followed, and parameter
+defaults resolve what can be resolved locally; a value that cannot (``RedisUrl`` has no
+default) is left ``None`` for the emulator to supply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+WEBSOCKET_API = "AWS::ApiGatewayV2::Api"
+ROUTE = "AWS::ApiGatewayV2::Route"
+ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
+INTEGRATION = "AWS::ApiGatewayV2::Integration"
+STAGE = "AWS::ApiGatewayV2::Stage"
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+
+_SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+class WiringError(ValueError):
+    """template.yaml does not describe a WebSocket API the emulator can serve."""
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A CloudFormation short-form intrinsic (``!Ref X``), kept as data."""
+
+    name: str
+    value: Any
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that keeps ``!Ref``, ``!Sub``, ``!GetAtt``... instead of refusing them."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Tag:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        assert isinstance(node, yaml.MappingNode)
+        value = loader.construct_mapping(node, deep=True)
+    return Tag(suffix, value)
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.load(fh, Loader=_CfnLoader)
+    if not isinstance(data, dict):
+        raise WiringError(f"{path} is not a CloudFormation template")
+    return data
+
+
+def _intrinsic(expr: Any) -> tuple[str, Any] | None:
+    """(name, argument) of an intrinsic in either form, e.g. ("Ref", "X")."""
+    if isinstance(expr, Tag):
+        return expr.name, expr.value
+    if isinstance(expr, dict) and len(expr) == 1:
+        ((key, value),) = expr.items()
+        if key == "Ref":
+            return "Ref", value
+        if key.startswith("Fn::"):
+            return key[4:], value
+    return None
+
+
+def references(expr: Any) -> Iterator[str]:
+    """Logical ids an expression refers to (Ref, GetAtt, ``${X}``/``${X.Arn}`` in Sub)."""
+    fn = _intrinsic(expr)
+    if fn is not None:
+        name, arg = fn
+        if name == "Ref" and isinstance(arg, str):
+            yield arg
+            return
+        if name == "GetAtt":
+            target = arg.split(".", 1)[0] if isinstance(arg, str) else arg[0]
+            yield str(target)
+            return
+        if name == "Sub":
+            template = arg if isinstance(arg, str) else arg[0]
+            for var in _SUB_VAR.findall(template):
+                yield var.split(".", 1)[0]
+            if isinstance(arg, list) and len(arg) > 1:
+                yield from references(arg[1])
+            return
+        yield from references(arg)
+        return
+    if isinstance(expr, dict):
+        for value in expr.values():
+            yield from references(value)
+    elif isinstance(expr, list):
+        for value in expr:
+            yield from references(value)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    handler: str
+    code_uri: Path
+    timeout_s: float
+    memory_mb: int
+    #: Resolved values; ``None`` where the template needs a deploy-time value.
+    environment: dict[str, str | None]
+
+    @property
+    def module(self) -> str:
+        return self.handler.rpartition(".")[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+
+@dataclass(frozen=True)
+class Wiring:
+    template: Path
+    api_id: str
+    api_name: str
+    #: e.g. ``$request.body.action``.
+    selection_expression: str
+    stage: str
+    routes: dict[str, FunctionSpec]
+    #: Routes with a route response: the handler's ``body`` goes back to the client.
+    two_way: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def selection_path(self) -> tuple[str, ...]:
+        """``$request.body.action`` -> ``("action",)``."""
+        prefix = "$request.body."
+        if not self.selection_expression.startswith(prefix):
+            raise WiringError(
+                f"unsupported RouteSelectionExpression {self.selection_expression!r}; "
+                "the emulator supports $request.body.<path>"
+            )
+        return tuple(self.selection_expression[len(prefix) :].split("."))
+
+    def functions(self) -> list[FunctionSpec]:
+        seen: dict[str, FunctionSpec] = {}
+        for spec in self.routes.values():
+            seen.setdefault(spec.logical_id, spec)
+        return list(seen.values())
+
+    def environment(self) -> tuple[dict[str, str | None], list[str]]:
+        """The union of every function's environment, and the names that conflict.
+
+        One emulator process hosts every function, so they share ``os.environ``.
+        """
+        merged: dict[str, str | None] = {}
+        conflicts: list[str] = []
+        for spec in self.functions():
+            for name, value in spec.environment.items():
+                if name in merged and merged[name] != value:
+                    conflicts.append(name)
+                merged[name] = value
+        return merged, conflicts
+
+
+class _Resolver:
+    def __init__(self, template: Mapping[str, Any]) -> None:
+        params = template.get("Parameters") or {}
+        self.params: dict[str, str | None] = {}
+        for name, spec in params.items():
+            default = (spec or {}).get("Default")
+            self.params[name] = None if default is None else str(default)
+        self.pseudo = {
+            "AWS::Region": "us-east-1",
+            "AWS::AccountId": "000000000000",
+            "AWS::Partition": "aws",
+            "AWS::StackName": "pairchat-local",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+
+    def value(self, expr: Any) -> str | None:
+        """A scalar with parameters substituted; None when it needs a deploy-time value."""
+        if isinstance(expr, bool):
+            return "true" if expr else "false"
+        if isinstance(expr, str | int | float):
+            return str(expr)
+        fn = _intrinsic(expr)
+        if fn is None:
+            return None
+        name, arg = fn
+        if name == "Ref" and isinstance(arg, str):
+            if arg in self.params:
+                return self.params[arg]
+            return self.pseudo.get(arg)
+        if name == "Sub":
+            template = arg if isinstance(arg, str) else arg[0]
+            local = {}
+            if isinstance(arg, list) and len(arg) > 1 and isinstance(arg[1], dict):
+                local = {k: self.value(v) for k, v in arg[1].items()}
+            missing = False
+
+            def sub(match: re.Match[str]) -> str:
+                nonlocal missing
+                var = match.group(1)
+                found = local.get(var) if var in local else self.params.get(var)
+                if found is None:
+                    found = self.pseudo.get(var)
+                if found is None:
+                    missing = True
+                    return ""
+                return found
+
+            result = _SUB_VAR.sub(sub, template)
+            return None if missing else result
+        return None
+
+
+def _only(resources: Mapping[str, Any], ids: Iterator[str], types: tuple[str, ...]) -> str | None:
+    for rid in ids:
+        if (resources.get(rid) or {}).get("Type") in types:
+            return rid
+    return None
+
+
+def read_wiring(path: Path) -> Wiring:
+    """The WebSocket API of a template: its routes, each resolved to a function."""
+    path = path.resolve()
+    template = load_template(path)
+    resources: dict[str, Any] = template.get("Resources") or {}
+    resolver = _Resolver(template)
+    apis = [
+        rid
+        for rid, res in resources.items()
+        if res.get("Type") == WEBSOCKET_API
+        and (res.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+    ]
+    if not apis:
+        raise WiringError(f"{path} has no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET")
+    api_id = apis[0]
+    api_props = resources[api_id].get("Properties") or {}
+    selection = resolver.value(api_props.get("RouteSelectionExpression")) or ""
+
+    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+
+    def props_of(rid: str) -> dict[str, Any]:
+        return dict((resources.get(rid) or {}).get("Properties") or {})
+
+    def belongs(props: Mapping[str, Any]) -> bool:
+        return api_id in set(references(props.get("ApiId")))
+
+    functions: dict[str, FunctionSpec] = {}
+
+    def function(rid: str) -> FunctionSpec:
+        if rid in functions:
+            return functions[rid]
+        props = props_of(rid)
+        handler = resolver.value(props.get("Handler") or globals_fn.get("Handler"))
+        if not handler or "." not in handler:
+            raise WiringError(f"function {rid} has no Handler of the form module.function")
+        code_uri = resolver.value(props.get("CodeUri") or globals_fn.get("CodeUri")) or "."
+        env: dict[str, str | None] = {}
+        for source in (globals_fn, props):
+            variables = ((source.get("Environment") or {}).get("Variables")) or {}
+            for name, value in variables.items():
+                env[str(name)] = resolver.value(value)
+        spec = FunctionSpec(
+            logical_id=rid,
+            handler=handler,
+            code_uri=(path.parent / code_uri).resolve(),
+            timeout_s=float(resolver.value(props.get("Timeout", globals_fn.get("Timeout"))) or 3),
+            memory_mb=int(
+                resolver.value(props.get("MemorySize", globals_fn.get("MemorySize"))) or 128
+            ),
+            environment=env,
+        )
+        functions[rid] = spec
+        return spec
+
+    routes: dict[str, FunctionSpec] = {}
+    route_ids: dict[str, str] = {}
+    for rid, res in resources.items():
+        if res.get("Type") != ROUTE:
+            continue
+        props = props_of(rid)
+        if not belongs(props):
+            continue
+        key = resolver.value(props.get("RouteKey"))
+        if not key:
+            raise WiringError(f"route {rid} has no RouteKey")
+        integration = _only(resources, references(props.get("Target")), (INTEGRATION,))
+        if integration is None:
+            raise WiringError(f"route {rid} ({key}) has no Target integration")
+        uri = props_of(integration).get("IntegrationUri")
+        fn_id = _only(resources, references(uri), FUNCTION_TYPES)
+        if fn_id is None:
+            raise WiringError(f"integration {integration} does not invoke a function here")
+        routes[key] = function(fn_id)
+        route_ids[rid] = key
+
+    two_way = set()
+    for res in resources.values():
+        if res.get("Type") == ROUTE_RESPONSE:
+            for ref in references((res.get("Properties") or {}).get("RouteId")):
+                if ref in route_ids:
+                    two_way.add(route_ids[ref])
+
+    stage = "local"
+    for res in resources.values():
+        if res.get("Type") == STAGE:
+            props = res.get("Properties") or {}
+            if api_id in set(references(props.get("ApiId"))):
+                stage = resolver.value(props.get("StageName")) or stage
+                break
+
+    if "$connect" not in routes and not routes:
+        raise WiringError(f"{path}: the WebSocket API has no routes")
+    wiring = Wiring(
+        template=path,
+        api_id=api_id,
+        api_name=resolver.value(api_props.get("Name")) or api_id,
+        selection_expression=selection,
+        stage=stage,
+        routes=routes,
+        two_way=frozenset(two_way),
+    )
+    wiring.selection_path  # noqa: B018 - validates the expression early
+    return wiring
+
+
+def default_template() -> Path:
+    """template.yaml of the checkout this package runs from, else of the working directory."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "template.yaml"
+        if candidate.is_file():
+            return candidate
+    return Path.cwd() / "template.yaml"
