@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 from redis.exceptions import RedisError
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if args.redis_url:
         overrides["redis_url"] = args.redis_url
     if args.cluster:
