@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from redis.exceptions import RedisError
 
@@ -61,6 +61,7 @@ def handle_connect(
         return {"statusCode": 503}
     except DeliveryFailed:
         # Only a partner_back could fail here; the session is open.
+        service.telemetry.count("ManagementApiErrors")
         logger.warning("partner_back undeliverable")
         return OK
     logger.info("connected", extra={"user_id": user_id, "authenticated": identity.authenticated})
@@ -75,6 +76,7 @@ def handle_disconnect(event: dict[str, Any], service: ChatService) -> Response:
         logger.exception("redis unavailable on disconnect")
         return {"statusCode": 503}
     except DeliveryFailed:
+        service.telemetry.count("ManagementApiErrors")
         logger.warning("could not tell the partner (Management API failing)")
         return {"statusCode": 502}
     return OK
@@ -95,6 +97,7 @@ def handle_message(event: dict[str, Any], service: ChatService) -> Response:
     except DeliveryFailed:
         # A frame was lost after bounded retries; Redis state is whole (scripts are atomic
         # and a matched pair one side was not told of is undone by the service).
+        service.telemetry.count("ManagementApiErrors")
         logger.warning("a frame could not be delivered (Management API failing)")
         return {"statusCode": 502}
     return OK
@@ -116,6 +119,18 @@ def _refuse(service: ChatService, connection_id: str, error: PairchatError) -> R
 
 class _PowertoolsTelemetry:
     def count(self, name: str, value: float = 1) -> None:
+        if name.startswith("Error_"):
+            # One "Errors" metric with the code as a dimension: one dashboard search graphs
+            # every code, and a new code needs no new widget.
+            with single_metric(
+                name="Errors",
+                unit=MetricUnit.Count,
+                value=value,
+                namespace=metrics.namespace,
+                default_dimensions=metrics.default_dimensions,
+            ) as metric:
+                metric.add_dimension(name="code", value=name.removeprefix("Error_"))
+            return
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
     def timing(self, name: str, milliseconds: float) -> None:
