@@ -101,30 +101,33 @@ local best, best_score, best_q, best_conn = nil, nil, nil, nil
 local recent_me, block_me = recent_key(uid), block_key(uid)
 
 if mode ~= 'queue' then
+  -- Most joiners have no blocks, and new ones no recent partners: checked once per call.
+  local has_recent = redis.call('EXISTS', recent_me) == 1
+  local has_blocks = redis.call('EXISTS', block_me) == 1
+  local best_raw
   for _, g2 in ipairs(GENDERS) do
     for _, p2 in ipairs(PREFERENCES) do
       if admits(pref, g2) and admits(p2, gender) then
         local qname = 'wait:chat:' .. g2 .. ':' .. p2
         local qkey = PREFIX .. qname
-        local entries = redis.call('ZRANGE', qkey, 0, window - 1, 'WITHSCORES')
+        -- Only entries older than the best found so far can win, so later queues fetch just
+        -- those. Members only: scores rendered as strings cost more than the rest of the
+        -- scan, so the winner's score is read alone.
+        local cands
+        if best_raw then
+          cands = redis.call('ZRANGEBYSCORE', qkey, '-inf', '(' .. best_raw, 'LIMIT', 0, window)
+        else
+          cands = redis.call('ZRANGE', qkey, 0, window - 1)
+        end
         -- The caller's own recent partners and blocks are looked up for the whole window in
-        -- one SMISMEMBER each, so a queue headed by them costs a few calls, not the window.
-        local n = #entries / 2
-        local cands = {}
-        for i = 1, n do cands[i] = entries[2 * i - 1] end
+        -- one SMISMEMBER each: a queue headed by them costs a few calls, not the window.
+        local n = #cands
         local mine_r, mine_b = {}, {}
-        if n > 0 and redis.call('EXISTS', recent_me) == 1 then
-          mine_r = redis.call('SMISMEMBER', recent_me, unpack(cands))
-        end
-        if n > 0 and redis.call('EXISTS', block_me) == 1 then
-          mine_b = redis.call('SMISMEMBER', block_me, unpack(cands))
-        end
+        if n > 0 and has_recent then mine_r = redis.call('SMISMEMBER', recent_me, unpack(cands)) end
+        if n > 0 and has_blocks then mine_b = redis.call('SMISMEMBER', block_me, unpack(cands)) end
         local gone = {}
         for i = 1, n do
-          local cand, score = cands[i], tonumber(entries[2 * i])
-          -- The first eligible entry of a queue is its oldest eligible one; an older one
-          -- found in an earlier queue makes the rest of this queue irrelevant.
-          if best_score and score >= best_score then break end
+          local cand = cands[i]
           if mine_r[i] ~= 1 and mine_b[i] ~= 1 then
             local cs = redis.call('HMGET', sess_key(cand), 'conn', 'q', 'room')
             if not cs[1] or cs[2] ~= qname or cs[3] then
@@ -132,7 +135,9 @@ if mode ~= 'queue' then
             elseif cand ~= uid
                 and redis.call('SISMEMBER', recent_key(cand), uid) == 0
                 and redis.call('SISMEMBER', block_key(cand), uid) == 0 then
-              best, best_score, best_q, best_conn = cand, score, qkey, cs[1]
+              -- The first eligible entry of a queue is its oldest eligible one.
+              best_raw = redis.call('ZSCORE', qkey, cand)
+              best, best_score, best_q, best_conn = cand, tonumber(best_raw), qkey, cs[1]
               break
             end
           end

@@ -74,8 +74,9 @@ class Settings:
     recent_ttl_s: int = 600
     max_text_chars: int = 4096
     #: How many queue entries per compatible queue one pairing call may inspect.
-    #: Bounds the work of a join however deep the queues are.
-    match_scan_window: int = 64
+    #: Bounds the work of a join however deep the queues are; 16 keeps a join into queues
+    #: headed by recent partners within 1.2x of an empty-queue join (docs/performance.md).
+    match_scan_window: int = 16
     #: How many times a joiner is re-paired when the partner it was given is found gone.
     rematch_attempts: int = 3
     #: ``https://{api}.execute-api.{region}.amazonaws.com/{stage}``; derived from the event
@@ -84,6 +85,9 @@ class Settings:
     aws_region: str = "us-east-1"
     management_timeout_s: float = 3.0
     management_max_attempts: int = 3
+    #: HTTP connections the Management API client keeps open (botocore's default is 10).
+    #: One Lambda invocation posts from one thread; ``pairchat dev`` runs many threads.
+    management_max_pool_connections: int = 10
     service_name: str = "pairchat"
     metrics_namespace: str = "pairchat"
     #: ``anonymous``: server-generated ids, tokens ignored; ``optional``: a token, when given,
@@ -157,6 +161,9 @@ class Settings:
             rematch_attempts=_int(env, "REMATCH_ATTEMPTS", defaults.rematch_attempts, 0),
             management_endpoint=env.get("MANAGEMENT_ENDPOINT") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            management_max_pool_connections=_int(
+                env, "MANAGEMENT_MAX_POOL_CONNECTIONS", defaults.management_max_pool_connections
+            ),
             service_name=env.get("POWERTOOLS_SERVICE_NAME", defaults.service_name),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", defaults.metrics_namespace),
             auth_mode=env.get("AUTH_MODE") or defaults.auth_mode,
