@@ -133,7 +133,11 @@ class SlotNode:
         return (time.perf_counter() - start) * 1000
 
     def script_exists(self, shas: Sequence[str]) -> list[bool]:
-        return [bool(x) for x in self.client.script_exists(*shas, **self._target())]
+        if self.cluster:  # the cluster client's script_exists asks every primary
+            reply = self.client.execute_command("SCRIPT EXISTS", *shas, **self._target())
+        else:
+            reply = self.client.script_exists(*shas)
+        return [bool(x) for x in reply]
 
     def info_server(self) -> dict[str, Any]:
         info = self.client.info("server", **self._target())
