@@ -20,9 +20,15 @@ from pathlib import Path
 import yaml
 
 PROBE = r"""
-import importlib, json, re, sys
-root, handler = sys.argv[1], sys.argv[2]
-sys.path.insert(0, root)
+import glob, importlib, json, os, re, sys
+root, handler, layers = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+# Lambda's order: /var/task, then each layer's python/lib/pythonX.Y/site-packages and python/.
+tag = f"python{sys.version_info.major}.{sys.version_info.minor}"
+roots = [root]
+for layer in layers:
+    python = os.path.join(layer, "python")
+    roots += [os.path.join(python, "lib", tag, "site-packages"), python]
+sys.path[:0] = roots
 from pairchat import scripts
 out = {"lua_dir": str(scripts.lua_dir()), "unspliced": []}
 for name in scripts.SCRIPT_NAMES:
@@ -31,9 +37,13 @@ for name in scripts.SCRIPT_NAMES:
 module, _, attr = handler.rpartition(".")
 try:
     out["callable"] = callable(getattr(importlib.import_module(module), attr))
-    out["module_file"] = sys.modules[module].__file__
 except ImportError as exc:
     out["import_error"] = str(exc)
+    # A compiled module built for arm64 cannot load on another machine: name it if so.
+    missing = (exc.name or "").replace(".", os.sep)
+    out["foreign"] = bool(missing) and any(
+        glob.glob(os.path.join(r, missing + ".*aarch64*.so")) for r in roots
+    )
 print(json.dumps(out))
 """
 
@@ -43,22 +53,32 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def check_function(name: str, code_dir: Path, handler: str, lua_src: Path) -> None:
+def check_function(
+    name: str, code_dir: Path, handler: str, layers: list[Path], lua_src: Path
+) -> None:
     lua = code_dir / "pairchat" / "lua"
     if lua.is_symlink() or not lua.is_dir():
         fail(f"{name}: {lua} is not a real directory (symlink not followed?)")
     want = {p.name: p.read_bytes() for p in sorted(lua_src.glob("*.lua"))}
     got = {p.name: p for p in sorted(lua.glob("*.lua"))}
     if set(want) != set(got):
-        fail(
-            f"{name}: lua files differ: missing {set(want) - set(got)}, extra {set(got) - set(want)}"
-        )
+        missing, extra = set(want) - set(got), set(got) - set(want)
+        fail(f"{name}: lua files differ: missing {missing}, extra {extra}")
     for file_name, data in want.items():
         path = got[file_name]
         if path.is_symlink() or path.read_bytes() != data:
             fail(f"{name}: {path} is a symlink or differs from lua/{file_name}")
     probe = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", PROBE, str(code_dir.resolve()), handler],
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            PROBE,
+            str(code_dir.resolve()),
+            handler,
+            json.dumps([str(p.resolve()) for p in layers]),
+        ],
         cwd=code_dir,
         capture_output=True,
         text=True,
@@ -74,13 +94,15 @@ def check_function(name: str, code_dir: Path, handler: str, lua_src: Path) -> No
     error = out.get("import_error")
     if error is not None:
         # An arm64 extension module cannot load on another machine; anything else is real.
-        foreign = platform.machine() not in ("aarch64", "arm64") and "ELF" in error
+        foreign = platform.machine() not in ("aarch64", "arm64") and out.get("foreign")
         if not foreign:
             fail(f"{name}: handler {handler} does not import from the artifact: {error}")
-        print(f"{name}: handler import skipped (arm64 extension on {platform.machine()})")
+        status = f"{handler} imports up to an arm64 extension ({error})"
     elif not out.get("callable"):
         fail(f"{name}: handler {handler} is not callable")
-    print(f"{name}: {len(want)} Lua scripts, lua_dir in artifact, {handler} importable")
+    else:
+        status = f"{handler} importable"
+    print(f"{name}: {len(want)} Lua scripts, lua_dir in artifact, {status}")
 
 
 def main() -> None:
@@ -97,7 +119,12 @@ def main() -> None:
         fail("no pairchat functions in the built template")
     for name, props in sorted(functions.items()):
         handler = props.get("Handler", global_handler)
-        check_function(name, build_dir / props["CodeUri"], handler, repo / "lua")
+        layers = [
+            build_dir / template["Resources"][layer["Ref"]]["Properties"]["ContentUri"]
+            for layer in props.get("Layers", [])
+            if isinstance(layer, dict) and layer.get("Ref") in template["Resources"]
+        ]
+        check_function(name, build_dir / props["CodeUri"], handler, layers, repo / "lua")
 
 
 if __name__ == "__main__":
