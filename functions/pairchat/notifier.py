@@ -44,7 +44,11 @@ class ManagementApiNotifier:
 
 
 def management_client(
-    endpoint_url: str, region: str, timeout_s: float = 3.0, max_attempts: int = 3
+    endpoint_url: str,
+    region: str,
+    timeout_s: float = 3.0,
+    max_attempts: int = 3,
+    max_pool_connections: int = 10,
 ) -> Any:
     """A Management API client for one endpoint (``https://{domain}/{stage}``)."""
     import boto3
@@ -55,6 +59,7 @@ def management_client(
         connect_timeout=timeout_s,
         read_timeout=timeout_s,
         tcp_keepalive=True,
+        max_pool_connections=max_pool_connections,
     )
     return boto3.session.Session().client(
         "apigatewaymanagementapi", endpoint_url=endpoint_url, region_name=region, config=config

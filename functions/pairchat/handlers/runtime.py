@@ -60,7 +60,11 @@ class Runtime:
         if service is None:
             s = self.settings
             client = management_client(
-                endpoint, s.aws_region, s.management_timeout_s, s.management_max_attempts
+                endpoint,
+                s.aws_region,
+                s.management_timeout_s,
+                s.management_max_attempts,
+                s.management_max_pool_connections,
             )
             service = ChatService(self.store, ManagementApiNotifier(client), s, self.telemetry)
             self._services[endpoint] = service

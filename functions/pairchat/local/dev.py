@@ -299,6 +299,9 @@ def _serve(
         lifespan="on",
         access_log=False,
         log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
         # botocore keeps its connections to the Management API open between posts.
         timeout_keep_alive=120,
         timeout_graceful_shutdown=5,
