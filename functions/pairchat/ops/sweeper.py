@@ -36,7 +36,7 @@ from ..scripts import Scripts
 from ..service import NullTelemetry, Telemetry
 from ..settings import Settings
 from ..store import ChatStore
-from .readmodel import SlotNode
+from .nodes import SlotNode, _s
 
 logger = Logger()
 metrics = Metrics()
@@ -150,10 +150,6 @@ class Sweeper:
         self.telemetry.count("SweptQueueEntries", result.queue_entries_removed)
         self.telemetry.count("SweptRooms", result.rooms_reaped)
         self.telemetry.timing("SweepDuration", result.duration_ms)
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # -- Lambda entry point ---------------------------------------------------------------------
