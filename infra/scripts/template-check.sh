@@ -19,7 +19,7 @@ sam validate --lint --template-file template.yaml
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pairchat-sam.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-sam build --template-file template.yaml --build-dir "$work/build" --cache-dir "$work/cache" \
+sam build --parallel --template-file template.yaml --build-dir "$work/build" --cache-dir "$work/cache" \
   >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 "$SAM_VENV/bin/python" -I infra/scripts/check_artifact.py "$work/build" "$PWD"
 echo "template-check: cfn-lint clean, sam validate --lint ok, sam build ok, artifact ok"
