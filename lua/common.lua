@@ -80,6 +80,7 @@ local function current_room(sk)
 end
 
 -- Deletes room `rid` and clears the `room` field of both members that still point at it.
+-- A room member counts only while its session points back at the room (`in_room`).
 -- Each member's session remembers the other as its last partner (`lp`, `lr` = the room), so
 -- `report` and `block` can still act on a partner who just left.
 -- Returns the member other than `uid` and that member's connection id ('' when none/gone).
@@ -94,16 +95,25 @@ local function dissolve(rid, uid)
     if member then
       local msk = sess_key(member)
       local f = redis.call('HMGET', msk, 'conn', 'room')
-      if f[2] == rid then redis.call('HDEL', msk, 'room') end
-      local mate = m[1]
-      if i == 1 then mate = m[2] end
-      if mate and redis.call('EXISTS', msk) == 1 then
-        redis.call('HSET', msk, 'lp', mate, 'lr', rid)
+      -- A member whose session no longer points here (it expired and the user came back
+      -- with a fresh session, maybe in another room) is not part of this room any more:
+      -- leave its session alone and do not tell it partner_left.
+      if f[2] == rid then
+        redis.call('HDEL', msk, 'room')
+        local mate = m[1]
+        if i == 1 then mate = m[2] end
+        if mate then redis.call('HSET', msk, 'lp', mate, 'lr', rid) end
+        if member == other and f[1] then other_conn = f[1] end
       end
-      if member == other and f[1] then other_conn = f[1] end
     end
   end
   return other, other_conn
+end
+
+-- Whether user `uid`'s session exists and points at room `rid` (a member whose session
+-- expired, or was replaced by a fresh one after the expiry, is gone from the room).
+local function in_room(uid, rid)
+  return uid and redis.call('HGET', sess_key(uid), 'room') == rid
 end
 
 -- The other member of room key `rk`, or nil.

@@ -37,7 +37,7 @@ if before[2] then
   if rid then
     resumed = rid
     local mate = mate_in(rk, uid)
-    if mate then pconn = redis.call('HGET', sess_key(mate), 'conn') or '' end
+    if in_room(mate, rid) then pconn = redis.call('HGET', sess_key(mate), 'conn') or '' end
   end
 end
 return {'ok', previous, resumed, pconn}

@@ -22,7 +22,7 @@ local rid, rk = current_room(sk)
 local left = ''
 if rid then
   local mate = mate_in(rk, uid)
-  if mate and redis.call('EXISTS', sess_key(mate)) == 1 then
+  if in_room(mate, rid) then
     redis.call('EXPIRE', rk, tonumber(ARGV[4]))
     return {'ok', uid, 'room', rid, mate, ''}
   end

@@ -1,6 +1,6 @@
 --[[
   reap.lua: end a room one of whose members' sessions is gone (expired without $disconnect,
-  or its reconnect grace ran out). The sweeper calls it for each room it scans, so a live
+  or its reconnect grace ran out, or replaced by a fresh session that is not in this room). The sweeper calls it for each room it scans, so a live
   user left alone in such a room hears partner_left even if it never sends or heartbeats.
 
   KEYS[1]  <prefix>room:<roomId> (declared so a cluster client routes by the same hash tag)
@@ -19,8 +19,8 @@ local rid = ARGV[3]
 local rk = room_key(rid)
 local m = redis.call('HMGET', rk, 'a', 'b')
 if not m[1] and not m[2] then return {'none', rid, '', ''} end
-local a_live = m[1] and redis.call('EXISTS', sess_key(m[1])) == 1
-local b_live = m[2] and redis.call('EXISTS', sess_key(m[2])) == 1
+local a_live = m[1] and in_room(m[1], rid)
+local b_live = m[2] and in_room(m[2], rid)
 if a_live and b_live then return {'alive', rid, '', ''} end
 local gone = m[1]
 if a_live or not m[1] then gone = m[2] end

@@ -11,8 +11,9 @@
 
   Returns
     {'ok', roomId, userId, partnerId, partnerConnectionId}: post the message there.
-    {'partner_gone', roomId, userId, partnerId}: the partner's session had expired; the room
-      is dissolved and the sender should be told partner_left.
+    {'partner_gone', roomId, userId, partnerId}: the partner's session had expired (or was
+      replaced by a fresh one that is not in this room); the room is dissolved and the
+      sender should be told partner_left.
   Errors (nothing written): session_expired, not_in_room, partner_away (the partner's socket
     closed and it may still reconnect within the grace: the message is not delivered),
     rate_limited (too many messages in the window).
@@ -25,10 +26,10 @@ if not rid then return {'error', 'not_in_room'} end
 local m = redis.call('HMGET', rk, 'a', 'b')
 local partner = m[1]
 if partner == uid then partner = m[2] end
-local pf = partner and redis.call('HMGET', sess_key(partner), 'conn', 'away')
-local pconn = pf and pf[1]
+local pf = partner and redis.call('HMGET', sess_key(partner), 'conn', 'away', 'room')
+local pconn = pf and pf[3] == rid and pf[1]
 if not pconn then
-  if pf and pf[2] then return {'error', 'partner_away'} end
+  if pf and pf[3] == rid and pf[2] then return {'error', 'partner_away'} end
   dissolve(rid, uid)
   return {'partner_gone', rid, uid, partner or ''}
 end
