@@ -12,6 +12,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dev": ("pairchat.local.dev", "run the whole stack locally: gateway, Redis, chat page"),
     "bots": ("pairchat.local.bots", "simulated users against a WebSocket URL (load generator)"),
     "inspect": ("pairchat.ops.inspect", "read queues, rooms and users from Redis"),
+    "sweep": ("pairchat.ops.sweeper", "run the sweeper once (what the scheduled Lambda does)"),
 }
 
 

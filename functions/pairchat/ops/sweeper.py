@@ -16,11 +16,14 @@ are kept in Redis (``Keys.sweeper()``), so the next run resumes where this one s
 a full pass over any amount of data takes a bounded number of runs. Every write is checked
 inside a script, so two overlapping runs are harmless.
 
-Lambda entry point: :func:`handler`, on an EventBridge schedule (template.yaml).
+Lambda entry point: :func:`handler`, on an EventBridge schedule (template.yaml). By hand (or
+under ``pairchat dev``, which has no scheduler): ``pairchat sweep [--redis-url URL]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -192,3 +195,44 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = sweeper().run().as_dict()
     logger.info("swept", extra=result)
     return result
+
+
+# -- ``pairchat sweep``: one run by hand ------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis-url", help="default: REDIS_URL, else redis://127.0.0.1:6379/0")
+    parser.add_argument("--cluster", action="store_true", help="use a Redis Cluster client")
+    parser.add_argument("--prefix", help="key prefix (default: KEY_PREFIX, else '{pairchat}:')")
+    parser.add_argument(
+        "--management-endpoint",
+        help="tell survivors of reaped rooms partner_left through this Management API "
+        "(default: MANAGEMENT_ENDPOINT; without one nobody is told)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from redis.exceptions import RedisError
+
+    from ..handlers.runtime import redis_client
+
+    overrides: dict[str, Any] = {}
+    if args.redis_url:
+        overrides["redis_url"] = args.redis_url
+    if args.cluster:
+        overrides["redis_cluster"] = True
+    if args.prefix:
+        overrides["key_prefix"] = args.prefix
+    if args.management_endpoint:
+        overrides["management_endpoint"] = args.management_endpoint
+    s = Settings.from_env(**overrides)
+    notifier: Notifier | None = None
+    if s.management_endpoint:
+        notifier = ManagementApiNotifier(management_client(s.management_endpoint, s.aws_region))
+    try:
+        result = Sweeper(redis_client(s), s, notifier).run()
+    except RedisError as exc:
+        print(f"redis unavailable at {s.redis_url}: {exc}")
+        return 2
+    print(json.dumps(result.as_dict(), indent=2))
+    return 0

@@ -198,3 +198,24 @@ def test_lambda_handler_emits_a_metric_of_what_it_removed(
     assert {"SweptQueueEntries", "SweptRooms", "SweepDuration"} <= names
     value = emf[-1]["SweptQueueEntries"]
     assert (value if isinstance(value, list) else [value]) == [1]
+
+
+def test_pairchat_sweep_runs_one_sweep_by_hand(
+    redis_client: redis.Redis,
+    settings: Settings,
+    short: Settings,
+    notifier: RecordingNotifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pairchat.cli import main
+
+    monkeypatch.delenv("MANAGEMENT_ENDPOINT", raising=False)
+    _, dying = services(redis_client, settings, short, notifier)
+    dying.connect("d1")
+    dying.join("d1", "male", "male")
+    expire()
+    argv = ["sweep", "--redis-url", settings.redis_url, "--prefix", settings.key_prefix]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["queue_entries_removed"] == 1
+    assert redis_client.zcard(Keys(settings.key_prefix).queue("male", "male")) == 0
