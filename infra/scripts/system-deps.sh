@@ -6,6 +6,8 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 # redis-cli --cluster create builds the 3-node cluster of tests/integration/test_cluster.py.
 command -v redis-cli >/dev/null || need+=(redis-tools)
+# Headless Chromium for the browser tests (Playwright launches /usr/bin/chromium).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing system packages: ${need[*]} (install them, e.g. sudo apt-get install ${need[*]})" >&2
