@@ -55,7 +55,9 @@ def management_client(
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        # total_max_attempts counts the first request too (botocore's max_attempts would
+        # count only the retries: 3 would mean 4 posts, past the function's timeout).
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=timeout_s,
         read_timeout=timeout_s,
         tcp_keepalive=True,

@@ -73,10 +73,13 @@ class ChatService:
         self.telemetry.count("Connects")
         if result.resumed_room_id:
             self.telemetry.count("Resumes")
-            if result.partner_connection:
-                self._post_or_drop(
-                    result.partner_connection, frame("partner_back", roomId=result.resumed_room_id)
-                )
+            partner = result.partner_connection
+            back = frame("partner_back", roomId=result.resumed_room_id)
+            if partner and not self.notifier.post(partner, back):
+                # The partner died meanwhile: end the room. The connecting socket cannot be
+                # told before $connect returns; its first heartbeat answers `idle`.
+                self.telemetry.count("GoneConnections")
+                self.store.leave(partner, "gone")
         return uid
 
     def disconnect(self, connection_id: str) -> None:
