@@ -144,7 +144,7 @@ def redis_cluster() -> Iterator[list[int]]:
     raise RuntimeError(f"could not start a Redis Cluster: {error}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # per xdist worker; survives interleaving with other modules
 def cluster_ports() -> Iterator[list[int]]:
     with redis_cluster() as ports:
         yield ports
