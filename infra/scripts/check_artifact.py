@@ -6,31 +6,38 @@ byte-identical copies of the repo's ``lua/*.lua`` (``sam build`` must have follo
 package's symlink), then imports the package from the artifact alone (``-S``: no
 site-packages, only the artifact and the standard library, like ``/var/task``) and checks
 that ``lua_dir()`` resolves inside the artifact, every script's includes splice, and the
-handler is a callable.
+handler is a callable. Layers go on the path in Lambda's order. Where the import stops at an
+arm64-only extension (this machine is x86_64), the same versions of exactly those
+distributions are installed for this machine in front of the path and the import is retried,
+so a missing pure-Python dependency still fails the check.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 PROBE = r"""
 import glob, importlib, json, os, re, sys
 root, handler, layers = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+shadow = sys.argv[4] if len(sys.argv) > 4 else ""
 # Lambda's order: /var/task, then each layer's python/lib/pythonX.Y/site-packages and python/.
 tag = f"python{sys.version_info.major}.{sys.version_info.minor}"
 roots = [root]
 for layer in layers:
     python = os.path.join(layer, "python")
     roots += [os.path.join(python, "lib", tag, "site-packages"), python]
-sys.path[:0] = roots
+sys.path[:0] = ([shadow] if shadow else []) + roots
 from pairchat import scripts
-out = {"lua_dir": str(scripts.lua_dir()), "unspliced": []}
+out = {"lua_dir": str(scripts.lua_dir()), "unspliced": [], "roots": roots}
 for name in scripts.SCRIPT_NAMES:
     if re.search(r"^-- @include \w+\s*$", scripts.source(name), re.MULTILINE):
         out["unspliced"].append(name)
@@ -53,8 +60,55 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+def probe(code_dir: Path, handler: str, layers: list[Path], shadow: str = "") -> dict[str, Any]:
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", PROBE, str(code_dir.resolve()), handler,
+         json.dumps([str(p.resolve()) for p in layers]), shadow],
+        cwd=code_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if run.returncode != 0:
+        fail(f"{code_dir.name}: importing pairchat from the artifact failed:\n{run.stderr}")
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
+def native_distributions(roots: list[str]) -> list[str]:
+    """``name==version`` of every installed distribution that ships an arm64 extension."""
+    found = []
+    for root in roots:
+        for info in sorted(Path(root).glob("*.dist-info")):
+            record, metadata = info / "RECORD", info / "METADATA"
+            if not (record.is_file() and metadata.is_file()):
+                continue
+            if not re.search(r"aarch64[^,\n]*\.so", record.read_text()):
+                continue
+            meta = dict(
+                line.split(": ", 1)
+                for line in metadata.read_text().splitlines()
+                if line.startswith(("Name: ", "Version: "))
+            )
+            found.append(f"{meta['Name']}=={meta['Version']}")
+    return found
+
+
+def host_wheels(requirements: list[str], target: Path) -> None:
+    """The same versions built for this machine (the interpreter is the runtime's)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         "--no-deps", "--only-binary=:all:", "--target", str(target), *requirements],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if run.returncode != 0:
+        fail(f"could not install host wheels of {requirements}:\n{run.stderr}")
+
+
 def check_function(
-    name: str, code_dir: Path, handler: str, layers: list[Path], lua_src: Path
+    name: str, code_dir: Path, handler: str, layers: list[Path], lua_src: Path, scratch: Path
 ) -> None:
     lua = code_dir / "pairchat" / "lua"
     if lua.is_symlink() or not lua.is_dir():
@@ -68,40 +122,24 @@ def check_function(
         path = got[file_name]
         if path.is_symlink() or path.read_bytes() != data:
             fail(f"{name}: {path} is a symlink or differs from lua/{file_name}")
-    probe = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-S",
-            "-c",
-            PROBE,
-            str(code_dir.resolve()),
-            handler,
-            json.dumps([str(p.resolve()) for p in layers]),
-        ],
-        cwd=code_dir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if probe.returncode != 0:
-        fail(f"{name}: importing pairchat from the artifact failed:\n{probe.stderr}")
-    out = json.loads(probe.stdout.strip().splitlines()[-1])
+    out = probe(code_dir, handler, layers)
     if not Path(out["lua_dir"]).resolve().is_relative_to(code_dir.resolve()):
         fail(f"{name}: lua_dir() resolved outside the artifact: {out['lua_dir']}")
     if out["unspliced"]:
         fail(f"{name}: includes not spliced in {out['unspliced']}")
-    error = out.get("import_error")
-    if error is not None:
-        # An arm64 extension module cannot load on another machine; anything else is real.
-        foreign = platform.machine() not in ("aarch64", "arm64") and out.get("foreign")
-        if not foreign:
-            fail(f"{name}: handler {handler} does not import from the artifact: {error}")
-        status = f"{handler} imports up to an arm64 extension ({error})"
-    elif not out.get("callable"):
+    status = f"{handler} importable"
+    if "import_error" in out and out.get("foreign") and platform.machine() != "aarch64":
+        # An arm64 extension cannot load here: put this machine's build of the same versions
+        # of exactly those distributions first on the path, and import again.
+        native = native_distributions(out["roots"])
+        shadow = scratch / name
+        host_wheels(native, shadow)
+        out = probe(code_dir, handler, layers, str(shadow))
+        status = f"{handler} importable (with host builds of {', '.join(native)})"
+    if "import_error" in out:
+        fail(f"{name}: handler {handler} does not import from the artifact: {out['import_error']}")
+    if not out.get("callable"):
         fail(f"{name}: handler {handler} is not callable")
-    else:
-        status = f"{handler} importable"
     print(f"{name}: {len(want)} Lua scripts, lua_dir in artifact, {status}")
 
 
@@ -117,6 +155,18 @@ def main() -> None:
     }
     if not functions:
         fail("no pairchat functions in the built template")
+    with tempfile.TemporaryDirectory(prefix="pairchat-artifact-") as scratch:
+        check_all(build_dir, repo, template, functions, global_handler, Path(scratch))
+
+
+def check_all(
+    build_dir: Path,
+    repo: Path,
+    template: dict[str, Any],
+    functions: dict[str, dict[str, Any]],
+    global_handler: str | None,
+    scratch: Path,
+) -> None:
     for name, props in sorted(functions.items()):
         handler = props.get("Handler", global_handler)
         layers = [
@@ -124,7 +174,7 @@ def main() -> None:
             for layer in props.get("Layers", [])
             if isinstance(layer, dict) and layer.get("Ref") in template["Resources"]
         ]
-        check_function(name, build_dir / props["CodeUri"], handler, layers, repo / "lua")
+        check_function(name, build_dir / props["CodeUri"], handler, layers, repo / "lua", scratch)
 
 
 if __name__ == "__main__":
