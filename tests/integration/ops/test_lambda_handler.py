@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -81,9 +82,15 @@ def http_event(path: str, query: str = "", method: str = "GET") -> dict[str, Any
 
 @pytest.fixture
 def wired(settings: Settings, redis_client: redis.Redis) -> Iterator[None]:
+    # Mangum runs the app on asyncio.get_event_loop(), as in a fresh Lambda process; an
+    # earlier asyncio.run() in this worker leaves none set, so give it one.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     override(app, settings, redis_client)
     yield
     app.dependency_overrides.clear()
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def body_of(response: dict[str, Any]) -> Any:
