@@ -75,6 +75,14 @@ def _choice(frame: dict[str, Any], name: str, allowed: tuple[str, ...], required
     return value
 
 
+def _require_unicode(value: str, name: str) -> None:
+    """JSON can carry lone surrogates (``"\\ud800"``) that no UTF-8 frame can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidField(f"'{name}' must be valid Unicode text.") from None
+
+
 def parse(
     body: str | bytes | None, max_text_chars: int, max_reason_chars: int = MAX_REASON_CHARS
 ) -> Command:
@@ -107,6 +115,7 @@ def parse(
         text = frame.get("text")
         if not isinstance(text, str):
             raise InvalidField("'text' must be a string.")
+        _require_unicode(text, "text")
         if not text.strip():
             raise InvalidField("'text' must not be empty.")
         if len(text) > max_text_chars:
@@ -122,6 +131,7 @@ def parse(
             reason = ""
         if not isinstance(reason, str):
             raise InvalidField("'reason' must be a string.")
+        _require_unicode(reason, "reason")
         if len(reason) > max_reason_chars:
             raise TooLarge(f"Report reasons are limited to {max_reason_chars} characters.")
         return Report(reason.strip())

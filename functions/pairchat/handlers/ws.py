@@ -100,6 +100,11 @@ def handle_message(event: dict[str, Any], service: ChatService) -> Response:
         service.telemetry.count("ManagementApiErrors")
         logger.warning("a frame could not be delivered (Management API failing)")
         return {"statusCode": 502}
+    except Exception:
+        # A bug, not bad input: log it, tell the client, and keep the exception in here.
+        logger.exception("unexpected error")
+        _refuse(service, connection_id, PairchatError())
+        return {"statusCode": 500}
     return OK
 
 

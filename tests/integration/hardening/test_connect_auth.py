@@ -1,0 +1,109 @@
+"""$connect: token identity and origin allowlist through the handler, and what is logged."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import jwt
+import pytest
+
+from pairchat.auth import Authenticator
+from pairchat.handlers import ws
+from pairchat.service import ChatService
+from pairchat.settings import Settings
+from pairchat.store import ChatStore
+from tests.conftest import RecordingNotifier
+from tests.support import load_event
+
+pytestmark = pytest.mark.integration
+
+SECRET = "connect-test-secret-at-least-32-bytes"
+
+
+def connect_event(cid: str, token: str | None = None, origin: str | None = None) -> dict:
+    event = load_event("$connect", cid)
+    if token is not None:
+        event["queryStringParameters"] = {"token": token}
+        event["multiValueQueryStringParameters"] = {"token": [token]}
+    if origin is not None:
+        event["headers"]["Origin"] = origin
+    return event
+
+
+def make_token(sub: str = "alice", ttl: int = 300) -> str:
+    return jwt.encode({"sub": sub, "exp": int(time.time()) + ttl}, SECRET, algorithm="HS256")
+
+
+@pytest.fixture
+def required(settings: Settings, store: ChatStore, notifier: RecordingNotifier) -> ChatService:
+    s = replace(
+        settings,
+        auth_mode="required",
+        auth_secret=SECRET,
+        allowed_origins=("https://chat.example.com",),
+    )
+    return ChatService(ChatStore(store.client, s), notifier, s)
+
+
+def test_a_valid_token_sets_the_user_id(required: ChatService) -> None:
+    auth = Authenticator.from_settings(required.settings)
+    event = connect_event("C1=", make_token("alice"))
+    assert ws.handle_connect(event, required, auth) == {"statusCode": 200}
+    r, k = required.store.client, required.store.keys
+    assert r.get(k.connection("C1=")) == "alice"
+    assert r.hget(k.session("alice"), "auth") == "token"
+
+
+@pytest.mark.parametrize(
+    ("token", "origin", "status"),
+    [
+        (None, None, 401),
+        ("", None, 401),
+        ("garbage", None, 401),
+        (make_token(ttl=-120), None, 401),
+        (jwt.encode({"sub": "a", "exp": int(time.time()) + 60}, "x" * 32), None, 401),
+        (make_token(), "https://evil.example", 403),
+    ],
+    ids=["none", "empty", "garbage", "expired", "wrong-secret", "origin"],
+)
+def test_refused_connections_leave_nothing_in_redis(
+    required: ChatService, token: str | None, origin: str | None, status: int
+) -> None:
+    event = connect_event("C2=", token, origin)
+    # a key source is configured, so the default authenticator is built from the settings
+    assert ws.handle_connect(event, required)["statusCode"] == status
+    assert required.store.client.dbsize() == 0
+
+
+def test_optional_mode_and_anonymous_mode(
+    settings: Settings, store: ChatStore, notifier: RecordingNotifier
+) -> None:
+    optional = replace(settings, auth_mode="optional", auth_secret=SECRET)
+    svc = ChatService(ChatStore(store.client, optional), notifier, optional)
+    assert ws.handle_connect(connect_event("A="), svc)["statusCode"] == 200
+    anon = store.client.get(store.keys.connection("A="))
+    assert (
+        anon and anon != "alice" and store.client.hget(store.keys.session(anon), "auth") == "anon"
+    )
+    assert ws.handle_connect(connect_event("B=", make_token()), svc)["statusCode"] == 200
+    assert store.client.get(store.keys.connection("B=")) == "alice"
+    assert ws.handle_connect(connect_event("C=", "bad"), svc)["statusCode"] == 401
+    # anonymous (the default): a token is ignored, the server makes the id
+    plain = ChatService(store, notifier, settings)
+    assert ws.handle_connect(connect_event("D=", make_token("mallory")), plain)["statusCode"] == 200
+    assert store.client.get(store.keys.connection("D=")) != "mallory"
+
+
+def test_tokens_and_query_strings_are_never_logged(
+    required: ChatService, caplog: pytest.LogCaptureFixture
+) -> None:
+    good, bad = make_token("alice"), make_token("bob", ttl=-100)
+    ws.handle_connect(connect_event("L1=", good), required)
+    ws.handle_connect(connect_event("L2=", bad), required)
+    ws.handle_connect(connect_event("L3=", good, "https://evil.example"), required)
+    # every attribute of every record, extras included (what the JSON formatter would print)
+    logs = "\n".join(str(record.__dict__) for record in caplog.records)
+    assert "connect refused" in logs and "token expired" in logs  # it did log
+    for secret in (good, bad, good.split(".")[1], bad.split(".")[2], SECRET, "token="):
+        assert secret not in logs
