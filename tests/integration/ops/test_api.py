@@ -13,6 +13,7 @@ from pairchat.keys import Keys
 from pairchat.ops.api import create_app
 from pairchat.service import ChatService
 from pairchat.settings import Settings
+from pairchat.store import ChatStore
 from tests.conftest import RecordingNotifier
 from tests.integration.ops.conftest import override
 from tests.support import free_port
@@ -233,3 +234,20 @@ def test_app_works_mounted_under_a_prefix(
         assert client.get("/ops/static/dashboard.js").status_code == 200
         assert "/ops/openapi.json" in client.get("/ops/docs").text
         assert client.get("/health").status_code == 404  # nothing leaks outside the prefix
+
+
+def test_works_on_fakeredis_as_pairchat_dev_may_use(settings: Settings) -> None:
+    import fakeredis
+
+    app = create_app()
+    fake = fakeredis.FakeRedis(decode_responses=True)
+    override(app, settings, fake)
+    service = ChatService(ChatStore(fake, settings), RecordingNotifier(), settings)
+    service.connect("a")
+    service.join("a", "female", "any")
+    with TestClient(app) as client:
+        health = client.get("/health").json()
+        assert health["status"] == "ok" and health["redis"] is True
+        stats = client.get("/stats").json()
+        assert stats["users_waiting"] == 1 and stats["live_sessions"]["value"] == 1
+        assert client.get("/stats/series").status_code == 200
