@@ -88,6 +88,14 @@ class Settings:
     #: HTTP connections the Management API client keeps open (botocore's default is 10).
     #: One Lambda invocation posts from one thread; ``pairchat dev`` runs many threads.
     management_max_pool_connections: int = 10
+    #: ``http``: the handlers sign Management API requests themselves (no boto3 import on
+    #: the cold start, docs/performance.md); ``boto3``: a boto3 client (what moto intercepts).
+    management_transport: str = "http"
+    #: The function role's credentials, which Lambda puts in the environment. None:
+    #: botocore's credential chain, looked up on the first post.
+    aws_access_key_id: str | None = field(default=None, repr=False)
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
     service_name: str = "pairchat"
     metrics_namespace: str = "pairchat"
     #: ``anonymous``: server-generated ids, tokens ignored; ``optional``: a token, when given,
@@ -129,6 +137,8 @@ class Settings:
             raise SettingsError("KEY_PREFIX may carry at most one hash tag")
         if self.max_text_chars < 1 or self.match_scan_window < 1:
             raise SettingsError("limits must be positive")
+        if self.management_transport not in ("http", "boto3"):
+            raise SettingsError("MANAGEMENT_TRANSPORT must be http or boto3")
         if self.auth_mode not in AUTH_MODES:
             raise SettingsError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}")
         if self.auth_mode != "anonymous" and not (
@@ -164,6 +174,10 @@ class Settings:
             management_max_pool_connections=_int(
                 env, "MANAGEMENT_MAX_POOL_CONNECTIONS", defaults.management_max_pool_connections
             ),
+            management_transport=env.get("MANAGEMENT_TRANSPORT") or defaults.management_transport,
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
             service_name=env.get("POWERTOOLS_SERVICE_NAME", defaults.service_name),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", defaults.metrics_namespace),
             auth_mode=env.get("AUTH_MODE") or defaults.auth_mode,

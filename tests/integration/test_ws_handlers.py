@@ -212,6 +212,7 @@ def test_lambda_entry_points_as_lambda_runs_them(
     previous = handler.setStream(log_stream)  # type: ignore[attr-defined]
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("KEY_PREFIX", "{lambda}:")
+    monkeypatch.setenv("MANAGEMENT_TRANSPORT", "boto3")  # moto intercepts botocore only
     monkeypatch.setattr(ws, "_runtime", None)
     assert ws.on_connect(load_event("$connect", "L1="), Context())["statusCode"] == 200
     assert ws.on_connect(load_event("$connect", "L2="), Context())["statusCode"] == 200

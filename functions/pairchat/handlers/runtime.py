@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..auth import Authenticator
-from ..notifier import ManagementApiNotifier, management_client
+from ..notifier import (
+    Credentials,
+    ManagementApiNotifier,
+    Notifier,
+    SignedHttpNotifier,
+    default_credentials,
+    management_client,
+)
 from ..service import ChatService, Telemetry
 from ..settings import Settings
 from ..store import ChatStore
@@ -58,14 +65,32 @@ class Runtime:
         endpoint = self.settings.management_endpoint or endpoint_from_event(event)
         service = self._services.get(endpoint)
         if service is None:
-            s = self.settings
-            client = management_client(
-                endpoint,
-                s.aws_region,
-                s.management_timeout_s,
-                s.management_max_attempts,
-                s.management_max_pool_connections,
-            )
-            service = ChatService(self.store, ManagementApiNotifier(client), s, self.telemetry)
+            notifier = management_notifier(endpoint, self.settings)
+            service = ChatService(self.store, notifier, self.settings, self.telemetry)
             self._services[endpoint] = service
         return service
+
+
+def management_notifier(endpoint: str, s: Settings) -> Notifier:
+    """The Management API notifier the settings ask for (see ``management_transport``)."""
+    if s.management_transport == "boto3":
+        client = management_client(
+            endpoint,
+            s.aws_region,
+            s.management_timeout_s,
+            s.management_max_attempts,
+            s.management_max_pool_connections,
+        )
+        return ManagementApiNotifier(client)
+    if s.aws_access_key_id and s.aws_secret_access_key:
+        credentials = Credentials(s.aws_access_key_id, s.aws_secret_access_key, s.aws_session_token)
+    else:
+        credentials = default_credentials()
+    return SignedHttpNotifier(
+        endpoint,
+        s.aws_region,
+        credentials,
+        s.management_timeout_s,
+        s.management_max_attempts,
+        s.management_max_pool_connections,
+    )
