@@ -57,6 +57,8 @@ HEALTH_SCRIPTS = (*SCRIPT_NAMES, "sweep")
 WAITS_PER_MINUTE = 500
 MAX_PAGE = 200
 MAX_SERIES_MINUTES = 120
+#: The most SCAN work one /stats may ask for (``?sample=``).
+MAX_SCAN_BUDGET = 100_000
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -145,19 +147,20 @@ class ReadModel:
             for (g, p, _), n in zip(queues, lengths, strict=True)
         ]
 
-    def census(self) -> tuple[Count, Count]:
+    def census(self, scan_budget: int | None = None) -> tuple[Count, Count]:
         """(active rooms, live sessions) from one SCAN of at most ``scan_budget`` keys."""
+        budget = scan_budget or self.scan_budget
         room_prefix, sess_prefix = self.keys.room(""), self.keys.session("")
         cursor, seen, rooms, sessions = 0, 0, 0, 0
         while True:
-            cursor, batch = self.node.scan(cursor, self.scan_count)
+            cursor, batch = self.node.scan(cursor, min(self.scan_count, budget))
             seen += len(batch)
             for key in batch:
                 if key.startswith(sess_prefix):
                     sessions += 1
                 elif key.startswith(room_prefix):
                     rooms += 1
-            if cursor == 0 or seen >= self.scan_budget:
+            if cursor == 0 or seen >= budget:
                 break
         if cursor == 0:
             return (
@@ -188,10 +191,10 @@ class ReadModel:
             out.append((count, waits))
         return out
 
-    def stats(self) -> Stats:
+    def stats(self, scan_budget: int | None = None) -> Stats:
         now = self.node.time_ms()
         queues = self.queue_lengths()
-        rooms, sessions = self.census()
+        rooms, sessions = self.census(scan_budget)
         minute = now // 60000
         # Sliding windows over the per-minute buckets: the current bucket counts fully, the
         # oldest bucket in proportion to how much of it is still inside the window.

@@ -11,7 +11,8 @@ room whose partner's session is gone. Each run therefore
   Management API endpoint is configured).
 
 Work per run is bounded: at most ``max_queue_entries`` entries per queue and
-``max_room_scan`` keys of SCAN work (``page`` per call) for rooms. The cursors
+``max_room_scan`` keys of SCAN work for rooms (``scan_count`` per call; SCAN's MATCH filters on
+the server, so only room keys travel, and each one costs one ``reap.lua`` call). The cursors
 are kept in Redis (``Keys.sweeper()``), so the next run resumes where this one stopped and
 a full pass over any amount of data takes a bounded number of runs. Every write is checked
 inside a script, so two overlapping runs are harmless.
@@ -70,8 +71,9 @@ class Sweeper:
         notifier: Notifier | None = None,
         telemetry: Telemetry | None = None,
         max_queue_entries: int = 2000,
-        max_room_scan: int = 5000,
+        max_room_scan: int = 50_000,
         page: int = 200,
+        scan_count: int = 1000,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -81,6 +83,7 @@ class Sweeper:
         self.max_queue_entries = max_queue_entries
         self.max_room_scan = max_room_scan
         self.page = page
+        self.scan_count = scan_count
         self.scripts = Scripts(client, ("sweep",))
         self.store = ChatStore(client, settings)
         self.node = SlotNode(client, self.keys.sweeper())
@@ -123,8 +126,8 @@ class Sweeper:
         match = self.keys.pattern("room")
         visited = 0
         while True:
-            cursor, keys = self.node.scan(cursor, self.page, match=match)
-            visited += self.page
+            cursor, keys = self.node.scan(cursor, self.scan_count, match=match)
+            visited += self.scan_count
             for key in keys:
                 if not key.startswith(prefix):
                     continue

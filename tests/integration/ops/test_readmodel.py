@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
 from pairchat.ops.readmodel import ReadModel
 from pairchat.service import ChatService
@@ -34,3 +35,12 @@ def test_counts_are_exact_within_the_budget_and_estimated_past_it(
     assert len(calls) <= 200 // 50 + 1  # bounded work, whatever the keyspace
     # about half of the sampled keys are sessions: the estimate is near 400
     assert 250 <= sessions.value <= 550, sessions
+
+
+def test_stats_sample_raises_the_budget_within_a_cap(api: TestClient, service: ChatService) -> None:
+    for i in range(300):
+        service.connect(f"c{i}")
+    assert api.get("/stats", params={"sample": 100}).json()["live_sessions"]["exact"] is False
+    body = api.get("/stats", params={"sample": 5000}).json()
+    assert body["live_sessions"] == {"value": 300, "exact": True, "sampled_keys": 600}
+    assert api.get("/stats", params={"sample": 10**6}).status_code == 422

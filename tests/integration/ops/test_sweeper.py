@@ -143,6 +143,31 @@ def test_work_per_run_is_bounded_and_runs_resume_where_the_last_stopped(
     assert redis_client.zcard(keys.queue("male", "female")) == 0
 
 
+def test_room_sweeping_is_bounded_and_resumes(
+    redis_client: redis.Redis, settings: Settings, short: Settings, notifier: RecordingNotifier
+) -> None:
+    live, dying = services(redis_client, settings, short, notifier)
+    keys = Keys(settings.key_prefix)
+    for i in range(30):
+        dying.connect(f"a{i}")
+        live.connect(f"b{i}")
+        dying.join(f"a{i}", "male", "female")
+        live.join(f"b{i}", "female", "male")
+    expire()
+    sweeper = Sweeper(redis_client, settings, notifier, max_room_scan=20, scan_count=10)
+    checked, reaped = [], 0
+    for _ in range(100):
+        result = sweeper.run()
+        checked.append(result.rooms_checked)
+        reaped += result.rooms_reaped
+        if reaped == 30:
+            break
+    assert checked[0] < 30 and len(checked) > 1  # one run did not do it all
+    assert reaped == 30
+    assert not list(redis_client.scan_iter(match=keys.pattern("room")))
+    assert all(notifier.types(f"b{i}")[-1] == "partner_left" for i in range(30))
+
+
 def test_sweep_script_validates_before_writing(
     redis_client: redis.Redis, settings: Settings, service: ChatService
 ) -> None:

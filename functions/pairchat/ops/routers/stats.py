@@ -8,14 +8,25 @@ from fastapi import APIRouter, Query
 
 from ..deps import ReadModelDep
 from ..models import Series, Stats
-from ..readmodel import MAX_SERIES_MINUTES
+from ..readmodel import MAX_SCAN_BUDGET, MAX_SERIES_MINUTES
 
 router = APIRouter(tags=["stats"])
 
 
 @router.get("/stats", response_model=Stats)
-def stats(model: ReadModelDep) -> Stats:
-    return model.stats()
+def stats(
+    model: ReadModelDep,
+    sample: Annotated[
+        int | None,
+        Query(
+            ge=100,
+            le=MAX_SCAN_BUDGET,
+            description="keys of SCAN work for the room and session counts (default 5000); "
+            "more gives a closer estimate on a large keyspace, at more cost",
+        ),
+    ] = None,
+) -> Stats:
+    return model.stats(sample)
 
 
 @router.get("/stats/series", response_model=Series)
