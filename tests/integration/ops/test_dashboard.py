@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from pairchat.ops.api import create_app
+from pairchat.ops.deps import get_redis
 from pairchat.service import ChatService
 from pairchat.settings import Settings
 from tests.integration.ops.conftest import override
@@ -35,10 +36,15 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def ops_server(settings: Settings, redis_client: redis.Redis) -> Iterator[str]:
+def ops(settings: Settings, redis_client: redis.Redis) -> FastAPI:
+    app = create_app()
+    override(app, settings, redis_client)
+    return app
+
+
+@pytest.fixture
+def ops_server(ops: FastAPI) -> Iterator[str]:
     """The ops app mounted at /ops of a real HTTP server, as ``pairchat dev`` serves it."""
-    ops = create_app()
-    override(ops, settings, redis_client)
     parent = FastAPI()
     parent.mount("/ops", ops)
     port = free_port()
@@ -73,7 +79,9 @@ def make_traffic(service: ChatService) -> None:
 
 
 @pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is installed by system-deps.sh")
-def test_dashboard_charts_live_data(ops_server: str, service: ChatService, tmp_path: Path) -> None:
+def test_dashboard_charts_live_data(
+    ops: FastAPI, ops_server: str, service: ChatService, tmp_path: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     make_traffic(service)
@@ -132,5 +140,12 @@ def test_dashboard_charts_live_data(ops_server: str, service: ChatService, tmp_p
             shot = Path(os.environ.get("PAIRCHAT_DASHBOARD_SCREENSHOT") or tmp_path / "d.png")
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
+            # Redis goes away: the page says so instead of showing stale numbers as current.
+            ops.dependency_overrides[get_redis] = lambda: redis.Redis(port=free_port())
+            page.wait_for_function(
+                "document.getElementById('status').textContent.startsWith('update failed')",
+                timeout=10_000,
+            )
+            assert "503" in (page.text_content("#status") or "")
         finally:
             browser.close()
