@@ -15,7 +15,7 @@ must hold, both in Redis and against what each live client was told:
   (queued / in room R / idle) is what Redis says.
 
 ``PAIRCHAT_STATEFUL_EXAMPLES`` and ``PAIRCHAT_STATEFUL_STEPS`` scale the run (the CI default
-is 30 examples of up to 60 steps, most steps a seeded burst of up to 40 operations);
+is 50 examples of up to 60 steps, most steps a seeded burst of up to 60 operations);
 ``PAIRCHAT_SLOW=1`` adds a long run; ``PAIRCHAT_STATEFUL_SHRINK=1`` shrinks a failure.
 """
 
@@ -191,7 +191,7 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
             for u in range(USERS):
                 self.connect(u)
 
-        @rule(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 40))
+        @rule(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60))
         def burst(self, seed: int, n: int) -> None:
             """A seeded run of ``n`` random operations, every invariant checked after each:
             many operations per Hypothesis step keep the run long and fast."""
@@ -420,7 +420,7 @@ def test_randomized_operations_keep_every_invariant(redis_url: str, settings: Se
     _run(
         redis_url,
         settings,
-        int(os.environ.get("PAIRCHAT_STATEFUL_EXAMPLES", "30")),
+        int(os.environ.get("PAIRCHAT_STATEFUL_EXAMPLES", "50")),
         int(os.environ.get("PAIRCHAT_STATEFUL_STEPS", "60")),
     )
 
