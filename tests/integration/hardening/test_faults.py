@@ -16,6 +16,7 @@ import pytest
 import redis
 from botocore.retries import standard
 
+from pairchat import notifier as notifier_module
 from pairchat.errors import AlreadyInRoom
 from pairchat.handlers import ws
 from pairchat.notifier import DeliveryFailed, ManagementApiNotifier, management_client
@@ -231,63 +232,91 @@ def stub_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubApi]:
         server.server_close()
 
 
-@pytest.fixture
-def delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Records every backoff botocore computes; its random factor is pinned small."""
+@dataclass
+class Transport:
+    """One of the two Management API clients, with the backoff delays it chose recorded."""
+
+    name: str
+    make: Callable[[StubApi, float], Any]
+    delays: list[float]
+
+
+@pytest.fixture(params=["boto3", "signed"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Transport:
+    """boto3 + botocore standard retries (tools, MANAGEMENT_TRANSPORT=boto3), or the stdlib
+    SigV4 client the Lambda handlers use. Both jitter their backoff with a random factor,
+    pinned small here for speed and recorded."""
     seen: list[float] = []
-    original = standard.ExponentialBackoff.delay_amount
+    if request.param == "boto3":
+        original_init = standard.ExponentialBackoff.__init__
+        original_delay = standard.ExponentialBackoff.delay_amount
 
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs["random"] = lambda: 0.01  # the jitter factor (0..1), kept small for speed
-        original_init(self, *args, **kwargs)
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            kwargs["random"] = lambda: 0.01  # the jitter factor (0..1)
+            original_init(self, *args, **kwargs)
 
-    def delay_amount(self: Any, context: Any) -> float:
-        value = float(original(self, context))
-        seen.append(value)
-        return value
+        def delay_amount(self: Any, context: Any) -> float:
+            value = float(original_delay(self, context))
+            seen.append(value)
+            return value
 
-    original_init = standard.ExponentialBackoff.__init__
-    monkeypatch.setattr(standard.ExponentialBackoff, "__init__", init)
-    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", delay_amount)
-    return seen
+        monkeypatch.setattr(standard.ExponentialBackoff, "__init__", init)
+        monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", delay_amount)
 
+        def make(api: StubApi, timeout: float) -> Any:
+            return ManagementApiNotifier(management_client(api.url, "us-east-1", timeout, 3))
 
-def notifier_for(api: StubApi, timeout: float = 2.0) -> ManagementApiNotifier:
-    return ManagementApiNotifier(management_client(api.url, "us-east-1", timeout, 3))
+        return Transport("boto3", make, seen)
+
+    def uniform(low: float, high: float) -> float:
+        seen.append(high)  # the cap of the jittered delay uniform(0, cap)
+        return low + (high - low) * 0.01
+
+    monkeypatch.setattr(notifier_module.random, "uniform", uniform)
+
+    def make_signed(api: StubApi, timeout: float) -> Any:
+        creds = notifier_module.Credentials("AKIDTEST", "secret")
+        return notifier_module.SignedHttpNotifier(api.url, "us-east-1", creds, timeout, 3)
+
+    return Transport("signed", make_signed, seen)
 
 
 def test_throttling_is_retried_with_jittered_backoff(
-    stub_api: StubApi, delays: list[float]
+    stub_api: StubApi, transport: Transport
 ) -> None:
     stub_api.script = [(429, "LimitExceededException", 0), (429, "LimitExceededException", 0)]
-    assert notifier_for(stub_api).post("conn-1", frame("pong"))
+    assert transport.make(stub_api, 2.0).post("conn-1", frame("pong"))
     assert len(stub_api.bodies) == 3
-    # rand() * min(1 s * 2**i, 20 s): the jitter factor times the throttling scale.
-    assert delays == pytest.approx([0.01, 0.02])
+    assert len(transport.delays) == 2
+    if transport.name == "boto3":
+        # rand() * min(1 s * 2**i, 20 s): the jitter factor times the throttling scale
+        assert transport.delays == pytest.approx([0.01, 0.02])
+    else:
+        assert transport.delays[0] < transport.delays[1] <= 1.0  # exponential, capped
     assert stub_api.paths[0].endswith("/@connections/conn-1")
 
 
 def test_5xx_retries_are_bounded_then_delivery_fails(
-    stub_api: StubApi, delays: list[float]
+    stub_api: StubApi, transport: Transport
 ) -> None:
     stub_api.script = [(500, "InternalServerErrorException", 0)] * 5
     with pytest.raises(DeliveryFailed):
-        notifier_for(stub_api).post("conn-1", frame("pong"))
+        transport.make(stub_api, 2.0).post("conn-1", frame("pong"))
     assert len(stub_api.bodies) == 3  # max_attempts, never more
-    assert len(delays) == 2 and all(d <= 0.05 * 2 for d in delays)
+    assert len(transport.delays) == 2
 
 
-def test_410_over_http_is_not_retried(stub_api: StubApi) -> None:
+def test_410_over_http_is_not_retried(stub_api: StubApi, transport: Transport) -> None:
     stub_api.script = [(410, "GoneException", 0)]
-    assert notifier_for(stub_api).post("conn-1", frame("pong")) is False
+    assert transport.make(stub_api, 2.0).post("conn-1", frame("pong")) is False
     assert len(stub_api.bodies) == 1
 
 
 def test_a_post_that_timed_out_but_was_delivered_is_a_duplicate_with_the_same_id(
-    stub_api: StubApi, delays: list[float]
+    stub_api: StubApi, transport: Transport
 ) -> None:
     stub_api.script = [(200, "", 1.0)]  # received, answered after the client gave up
-    assert notifier_for(stub_api, timeout=0.3).post("conn-1", frame("message", text="hi"))
+    assert transport.make(stub_api, 0.3).post("conn-1", frame("message", text="hi"))
     first, second = (json.loads(b) for b in stub_api.bodies[:2])
     assert first == second and first["id"]  # the client drops the second by its id
 
