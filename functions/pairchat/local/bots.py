@@ -500,10 +500,8 @@ def run(args: argparse.Namespace) -> int:
         import uvloop
 
         runner = uvloop.run
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         runner(_drive(args, stats))
-    except KeyboardInterrupt:
-        pass
     summary = summary_of(stats)
     _report(summary)
     if args.json is not None:

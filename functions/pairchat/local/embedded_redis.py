@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Mode = Literal["auto", "url", "server", "fake"]
 
@@ -130,16 +130,57 @@ def _redis_server(binary: str, host: str) -> Iterator[RedisInfo]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _fake_tcp_server(host: str) -> Any:
+    """fakeredis's TCP server, with a handler that keeps the connection after an error.
+
+    The stock handler closes a connection after any error reply, NOSCRIPT included, so
+    redis-py's EVALSHA-then-SCRIPT LOAD (how every script gets loaded) fails. This one
+    answers errors as Redis does, and reads the socket blocking.
+    """
+    from fakeredis import TcpFakeServer
+    from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+
+    class Handler(TCPFakeRequestHandler):
+        def handle(self) -> None:
+            sock = self.connection
+            sock.setblocking(True)
+            sock.settimeout(0.2)
+            client = self.current_client
+            while not self.server._shutdown_event.is_set():
+                while client.can_read():
+                    try:
+                        reply = client.read_response()
+                    except Exception as exc:  # error replies come back raised
+                        reply = exc
+                    self.writer.dump(reply)
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                try:
+                    client.get_socket().sendall(data)
+                except Exception as exc:  # a protocol error: answer it, as Redis does
+                    self.writer.dump(exc)
+                    break
+
+    server = TcpFakeServer((host, 0), server_type="redis")
+    server.RequestHandlerClass = Handler
+    return server
+
+
 @contextmanager
 def _fake_server(host: str) -> Iterator[RedisInfo]:
     try:
         import lupa  # noqa: F401 - fakeredis runs EVAL through lupa
-        from fakeredis import TcpFakeServer
     except ImportError as exc:  # pragma: no cover - part of the [local] extra
         raise EmbeddedRedisError(
             "no REDIS_URL, no redis-server on PATH, and fakeredis[lua] is not installed"
         ) from exc
-    server = TcpFakeServer((host, 0), server_type="redis")
+    server = _fake_tcp_server(host)
     port = int(server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, name="fakeredis", daemon=True)
     thread.start()

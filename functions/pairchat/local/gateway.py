@@ -320,8 +320,9 @@ class Gateway:
             "stage": self.stage,
             "connectedAt": int(conn.connected_at * 1000),
             "requestTimeEpoch": int(now * 1000),
+            # As in API Gateway's events: the user agent only on CONNECT.
             "identity": {"sourceIp": conn.source_ip}
-            if conn.user_agent is None or event_type == "MESSAGE"
+            if conn.user_agent is None or event_type != "CONNECT"
             else {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
             "requestId": rid,
             "domainName": conn.domain,
@@ -482,7 +483,6 @@ class Gateway:
         context["disconnectReason"] = reason
         event = {
             "headers": {"Host": conn.domain},
-            "multiValueHeaders": {"Host": [conn.domain]},
             "requestContext": context,
             "isBase64Encoded": False,
         }
