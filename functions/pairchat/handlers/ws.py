@@ -38,6 +38,10 @@ def _connection_id(event: dict[str, Any]) -> str:
 # -- adapters -------------------------------------------------------------------------------
 
 
+#: Metric codes of refused upgrades (the Errors metric's ``code`` dimension).
+_REFUSAL_CODES = {401: "unauthorized", 403: "forbidden_origin", 503: "auth_unavailable"}
+
+
 def handle_connect(
     event: dict[str, Any], service: ChatService, authenticator: Authenticator | None = None
 ) -> Response:
@@ -53,6 +57,8 @@ def handle_connect(
         identity = auth.identify(token if isinstance(token, str) else None)
     except Refused as refusal:
         logger.info("connect refused", extra={"status": refusal.status, "reason": refusal.reason})
+        code = _REFUSAL_CODES.get(refusal.status, "connect_refused")
+        service.telemetry.count(f"Error_{code}")
         return {"statusCode": refusal.status}
     try:
         user_id = service.connect(connection_id, identity.user_id, identity.authenticated)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import replace
 
 import jwt
 import pytest
+import redis
 
 from pairchat.auth import Authenticator
 from pairchat.handlers import ws
@@ -107,3 +109,61 @@ def test_tokens_and_query_strings_are_never_logged(
     assert "connect refused" in logs and "token expired" in logs  # it did log
     for secret in (good, bad, good.split(".")[1], bad.split(".")[2], SECRET, "token="):
         assert secret not in logs
+
+
+class Context:
+    function_name = "pairchat-connect"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:pairchat-connect"
+    aws_request_id = "req-auth"
+
+
+def test_the_connect_entry_point_configured_from_the_environment(
+    redis_url: str, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Lambda runs it: settings from env vars, the authenticator built once per cold
+    start, and the real JSON log output free of tokens."""
+    log_stream = io.StringIO()
+    handler = ws.logger.registered_handler
+    previous = handler.setStream(log_stream)  # type: ignore[attr-defined]
+    for name, value in {
+        "REDIS_URL": redis_url,
+        "KEY_PREFIX": "{authenv}:",
+        "AUTH_MODE": "required",
+        "AUTH_SECRET": SECRET,
+        "ALLOWED_ORIGINS": "https://chat.example.com",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(ws, "_runtime", None)
+    try:
+        good = make_token("carol")
+        assert ws.on_connect(connect_event("E1="), Context())["statusCode"] == 401
+        assert ws.on_connect(connect_event("E2=", good), Context())["statusCode"] == 200
+        evil = connect_event("E3=", good, "https://evil.example")
+        assert ws.on_connect(evil, Context())["statusCode"] == 403
+        assert redis_client.get("{authenv}:conn:E2=") == "carol"
+        assert not redis_client.exists("{authenv}:conn:E1=", "{authenv}:conn:E3=")
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+        monkeypatch.setattr(ws, "_runtime", None)
+    logs = log_stream.getvalue()
+    assert "connect refused" in logs and "E1=" in logs  # it logged, with the correlation id
+    assert good not in logs and good.split(".")[2] not in logs and SECRET not in logs
+
+
+def test_refusals_are_counted(required: ChatService) -> None:
+    counted: list[str] = []
+
+    class Counter:
+        def count(self, name: str, value: float = 1) -> None:
+            counted.append(name)
+
+        def timing(self, name: str, milliseconds: float) -> None:
+            pass
+
+    required.telemetry = Counter()
+    ws.handle_connect(connect_event("R1="), required)
+    ws.handle_connect(connect_event("R2=", make_token(), "https://evil.example"), required)
+    assert counted == ["Error_unauthorized", "Error_forbidden_origin"]
