@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+
 from tests.e2e.devserver import DevServer, dev_server
 from tests.support import redis_server
 

@@ -8,8 +8,9 @@ import re
 import time
 
 import pytest
-from tests.e2e.devserver import Client, dev_server, open_clients, stop
 from websockets.exceptions import ConnectionClosed
+
+from tests.e2e.devserver import Client, dev_server, open_clients, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-contract")]
 

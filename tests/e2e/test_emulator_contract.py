@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 import redis
-from tests.e2e.devserver import Client, DevServer, dev_server
-from tests.support import EVENTS_DIR, redis_server
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.e2e.devserver import Client, DevServer, dev_server
+from tests.support import EVENTS_DIR, redis_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-contract")]
 

@@ -12,13 +12,13 @@ from typing import Any
 import boto3
 import pytest
 import redis
-from tests.e2e.conftest import Gateway
-from tests.e2e.devserver import Client, close_all, open_clients
 from websockets.exceptions import ConnectionClosed
 
 from pairchat.keys import Keys, compatible
 from pairchat.local.template_wiring import default_template, read_wiring
 from pairchat.protocol import MAX_FRAME_BYTES
+from tests.e2e.conftest import Gateway
+from tests.e2e.devserver import Client, close_all, open_clients
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-gateway")]
 

@@ -1,0 +1,168 @@
+"""The chat page in a real browser: Debian's headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import redis
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from pairchat.keys import Keys
+from tests.e2e.conftest import Gateway
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser")]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists() or shutil.which("chromium"), (
+        "Debian's chromium is missing: run infra/scripts/system-deps.sh"
+    )
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def pages(browser: Browser, gateway: Gateway) -> Iterator[Callable[[], Page]]:
+    """Opens chat pages (each its own browser context, like two people); closes them after."""
+    contexts: list[BrowserContext] = []
+
+    def open_page() -> Page:
+        context = browser.new_context(viewport={"width": 1000, "height": 760})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(gateway.http_url + "/")
+        expect(page.locator("body")).to_have_attribute("data-link", "online", timeout=10_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def start(page: Page, gender: str, preference: str) -> None:
+    page.locator(f"label:has(input[name=gender][value={gender}])").click()
+    page.locator(f"label:has(input[name=preference][value={preference}])").click()
+    page.locator("#start-btn").click()
+
+
+def say(page: Page, text: str) -> None:
+    page.locator("#input").fill(text)
+    page.locator("#input").press("Enter")
+
+
+def connections(redis_url: str) -> tuple[str, dict[str, str]]:
+    """The one room's id, and its users' connection ids (user id -> connection id)."""
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    keys = Keys("{pairchat}:")
+    rooms = list(r.scan_iter(match=keys.pattern("room")))
+    assert len(rooms) == 1, rooms
+    room = r.hgetall(rooms[0])
+    conns = {uid: str(r.hget(keys.session(uid), "conn")) for uid in (room["a"], room["b"])}
+    r.close()
+    return rooms[0].rsplit(":", 1)[1], conns
+
+
+def test_two_pages_get_matched_and_chat(
+    pages: Callable[[], Page], gateway: Gateway, tmp_path: Path
+) -> None:
+    alice, bob = pages(), pages()
+
+    start(alice, "female", "male")
+    expect(alice.locator("body")).to_have_attribute("data-state", "searching")
+    expect(alice.locator("#view-searching")).to_be_visible()
+    start(bob, "male", "any")
+    for page in (alice, bob):
+        expect(page.locator("body")).to_have_attribute("data-state", "chatting", timeout=10_000)
+        expect(page.locator("#messages .notice")).to_contain_text("chatting with a stranger")
+
+    say(alice, "Hi! Where are you writing from?")
+    expect(bob.locator(".msg.them .bubble")).to_have_text(["Hi! Where are you writing from?"])
+    say(bob, "Lisbon. You?")
+    expect(alice.locator(".msg.them .bubble")).to_have_text(["Lisbon. You?"])
+    expect(alice.locator(".msg.me .bubble")).to_have_text(["Hi! Where are you writing from?"])
+    alice.screenshot(path=str(tmp_path / "chat.png"))
+
+    # Frames pushed through the Management API, as the handlers push them.
+    room, conns = connections(gateway.redis_url)
+    client = boto3.session.Session().client(
+        "apigatewaymanagementapi",
+        endpoint_url=gateway.http_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+    def push(frame: dict[str, Any]) -> None:
+        for conn in conns.values():
+            client.post_to_connection(ConnectionId=conn, Data=json.dumps(frame).encode())
+
+    # A frame delivered twice (same id) is shown once.
+    dup = {"type": "message", "id": "dup-0001", "roomId": room, "text": "said once"}
+    push(dup)
+    push(dup)
+    say(bob, "after the duplicate")
+    expect(alice.locator(".msg.them .bubble")).to_have_text(
+        ["Lisbon. You?", "said once", "after the duplicate"]
+    )
+    # Error frames become a readable notice, not a crash.
+    push({"type": "error", "id": "err-0001", "code": "unavailable", "message": "Try again."})
+    expect(alice.locator(".toast").last).to_contain_text("Try again.")
+    push({"message": "Internal server error", "connectionId": "x", "requestId": "y"})
+    expect(alice.locator(".toast").last).to_contain_text("Something went wrong on our side")
+
+    # The partner leaves: the other page says so and offers to find someone new.
+    bob.locator("#leave-btn").click()
+    expect(bob.locator("body")).to_have_attribute("data-state", "idle")
+    expect(alice.locator("body")).to_have_attribute("data-state", "ended", timeout=10_000)
+    expect(alice.locator("#ended")).to_contain_text("Stranger left the chat.")
+    expect(alice.locator("#again-btn")).to_be_visible()
+
+
+def test_a_message_that_beats_its_matched_frame_is_kept(
+    pages: Callable[[], Page], gateway: Gateway
+) -> None:
+    alice, bob = pages(), pages()
+    start(alice, "female", "any")
+    start(bob, "female", "female")
+    expect(alice.locator("body")).to_have_attribute("data-state", "chatting", timeout=10_000)
+    room, conns = connections(gateway.redis_url)
+    client = boto3.session.Session().client(
+        "apigatewaymanagementapi",
+        endpoint_url=gateway.http_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    # Next: a new room whose first message arrives before its `matched`.
+    new_room = "00000000-0000-4000-8000-000000000001"
+    frames = [
+        {"type": "message", "id": "early-1", "roomId": new_room, "text": "I was quick"},
+        {"type": "matched", "id": "match-1", "roomId": new_room, "partnerId": "p"},
+    ]
+    for frame in frames:
+        for conn in conns.values():
+            client.post_to_connection(ConnectionId=conn, Data=json.dumps(frame).encode())
+    for page in (alice, bob):
+        expect(page.locator(".msg.them .bubble")).to_have_text(["I was quick"])
+        expect(page.locator("body")).to_have_attribute("data-state", "chatting")
+    assert room != new_room
