@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 ## Run the whole product locally: API Gateway emulator, Redis, chat page.
 dev: $(STAMP)
-	$(VENV)/bin/pairchat dev
+	$(VENV)/bin/pairchat dev $(DEV_ARGS)
 
 ## Everything CI checks, from a fresh clone.
 test: $(STAMP) system-deps lint typecheck template-check pytest
@@ -38,6 +38,11 @@ template-check:
 
 pytest: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+## Benchmarks, a few minutes, not part of `make test`: a table on stdout,
+## bench/results/latest.json and latest.png (docs/performance.md).
+bench: $(STAMP) system-deps
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -1,0 +1,186 @@
+"""End to end through ``pairchat dev`` with ``pairchat bots``: 1,000 concurrent WebSocket
+clients, join-to-matched p50/p99 and matches per second.
+
+``pairchat dev`` (the API Gateway emulator running the real handlers, with its own private
+redis-server) and ``pairchat bots`` (one asyncio process of simulated users) both run as
+child processes, as a developer would run them. join-to-matched is measured by the bots: from
+the join that completed a pair until both users had their ``matched`` frame. The limit it is
+compared with is the 50 ms target; a WebSocket echo round trip through the same emulator is
+not separable from it, so the run also reports the bots' own connect rate and the machine's
+load average for context. ``--profile`` records the emulator with py-spy while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS_DIR, ROOT, Metric, standalone
+
+TARGET_P99_MS = 50.0
+_READY = re.compile(r"WebSocket\s+(ws://\S+)")
+PAIRCHAT = [sys.executable, "-m", "pairchat.cli"]
+#: Far above what any bot does: the limits' checks still run, their refusals do not.
+NO_REFUSALS = ["RATE_JOINS_PER_WINDOW=1000000000", "RATE_MESSAGES_PER_WINDOW=1000000000"]
+
+
+def start_dev(log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["PYTHONUNBUFFERED"] = "1"
+    args = [*PAIRCHAT, "dev", "--port", "0", "--redis", "server", "--log-level", "warning"]
+    args += ["--no-ops", *extra]
+    for item in NO_REFUSALS:
+        args += ["--env", item]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        match = _READY.search(log.read_text(errors="replace"))
+        if match:
+            return proc, match.group(1)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"pairchat dev did not start:\n{log.read_text(errors='replace')}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_bots(url: str, count: int, duration: float, think_ms: float, out: Path) -> dict[str, Any]:
+    args = [*PAIRCHAT, "bots", "--url", url, "--count", str(count), "--duration", str(duration)]
+    args += ["--ramp", "5", "--think-ms", str(think_ms), "--preferences", "pairs", "--seed", "7"]
+    args += ["--quiet", "--json", str(out)]
+    proc = subprocess.run(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=duration + 120
+    )
+    if not out.exists():
+        raise RuntimeError(f"pairchat bots wrote no results:\n{proc.stdout.decode()[-3000:]}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    result["exit_code"] = proc.returncode
+    return result
+
+
+def dev_available() -> bool:
+    try:
+        import importlib.util
+
+        return bool(
+            importlib.util.find_spec("pairchat.local.dev")
+            and importlib.util.find_spec("pairchat.local.bots")
+        )
+    except ModuleNotFoundError:
+        return False
+
+
+def run(
+    count: int = 1000,
+    duration: float = 30.0,
+    think_ms: float = 2000.0,
+    concurrency: int | None = None,
+    profile: Path | None = None,
+) -> list[Metric]:
+    if not dev_available():
+        return [
+            Metric(
+                "e2e",
+                "join->matched p99 (not run: pairchat dev/bots missing)",
+                float("nan"),
+                "ms",
+                target="",
+            )
+        ]
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = ["--concurrency", str(concurrency)] if concurrency else []
+        proc, url = start_dev(Path(tmp) / "dev.log", *extra)
+        spy = None
+        try:
+            pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            if profile and Path(pyspy).exists():
+                spy = subprocess.Popen(
+                    [
+                        pyspy,
+                        "record",
+                        "-p",
+                        str(proc.pid),
+                        "-d",
+                        str(int(duration)),
+                        "-r",
+                        "100",
+                        "--nonblocking",
+                        "-f",
+                        "raw",
+                        "-o",
+                        str(profile),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            load_before = os.getloadavg()[0]
+            result = run_bots(url, count, duration, think_ms, Path(tmp) / "bots.json")
+            load_after = os.getloadavg()[0]
+        finally:
+            if spy:
+                spy.wait(60)
+            stop(proc)
+    jm = result["join_to_matched_ms"]
+    sane = not (result["incompatible_pairs"] or result["double_matches"] or result["misdelivered"])
+    details = {
+        "clients": count,
+        "duration_s": duration,
+        "think_ms": think_ms,
+        "handler_threads": concurrency or "pairchat dev default",
+        "load_average_1m_before_after": [load_before, load_after],
+        "nproc": os.cpu_count(),
+        "bots": result,
+        "pairing_invariants_held": sane,
+    }
+    return [
+        Metric(
+            "e2e",
+            f"join->matched p99, {count} clients",
+            jm["p99"],
+            "ms",
+            limit=TARGET_P99_MS,
+            limit_name="ms target",
+            target="<= 1",
+            details=details,
+        ).judge(),
+        Metric("e2e", f"join->matched p50, {count} clients", jm["p50"], "ms"),
+        Metric(
+            "e2e",
+            "matches per second",
+            result["matches_per_s"],
+            "matches/s",
+            details={"matches": result["matches"], "joins": result["joins"]},
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--think-ms", type=float, default=2000.0)
+    parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy raw output file")
+    a = parser.parse_args()
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    standalone(lambda: run(a.count, a.duration, a.think_ms, a.concurrency, a.profile))
