@@ -327,6 +327,11 @@ class Bot:
             elif kind == "message":
                 # For the room about to be announced, or a late one for the last room.
                 stats.messages_received += 1
+            elif kind == "error" and frame.get("code") == "rate_limited":
+                # The server's per-user limits (pairchat dev --env RATE_JOINS_PER_WINDOW=0
+                # turns them off for load tests): back off like a person would.
+                await asyncio.sleep(1.0)
+                return False
 
     async def _chat(self) -> bool:
         """Sends a few messages; True when the partner left first."""

@@ -248,6 +248,11 @@ def read_wiring(path: Path) -> Wiring:
     api_id = apis[0]
     api_props = resources[api_id].get("Properties") or {}
     selection = resolver.value(api_props.get("RouteSelectionExpression")) or ""
+    if not selection.startswith("$request.body.") or selection == "$request.body.":
+        raise WiringError(
+            f"unsupported RouteSelectionExpression {selection!r}; "
+            "the emulator supports $request.body.<path>"
+        )
 
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
 
@@ -321,7 +326,7 @@ def read_wiring(path: Path) -> Wiring:
                 stage = resolver.value(props.get("StageName")) or stage
                 break
 
-    if "$connect" not in routes and not routes:
+    if not routes:
         raise WiringError(f"{path}: the WebSocket API has no routes")
     wiring = Wiring(
         template=path,
@@ -332,7 +337,6 @@ def read_wiring(path: Path) -> Wiring:
         routes=routes,
         two_way=frozenset(two_way),
     )
-    wiring.selection_path  # noqa: B018 - validates the expression early
     return wiring
 
 
