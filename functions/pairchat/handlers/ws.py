@@ -60,6 +60,10 @@ def handle_connect(
         code = _REFUSAL_CODES.get(refusal.status, "connect_refused")
         service.telemetry.count(f"Error_{code}")
         return {"statusCode": refusal.status}
+    except Exception:
+        # A bug or a broken deployment (e.g. PyJWT missing): refuse, never leak the event.
+        logger.exception("identity check failed")
+        return {"statusCode": 500}
     try:
         user_id = service.connect(connection_id, identity.user_id, identity.authenticated)
     except RedisError:

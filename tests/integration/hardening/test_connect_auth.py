@@ -167,3 +167,18 @@ def test_refusals_are_counted(required: ChatService) -> None:
     ws.handle_connect(connect_event("R1="), required)
     ws.handle_connect(connect_event("R2=", make_token(), "https://evil.example"), required)
     assert counted == ["Error_unauthorized", "Error_forbidden_origin"]
+
+
+def test_a_broken_authenticator_refuses_without_raising(
+    required: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = Authenticator.from_settings(required.settings)
+
+    def broken(token: str) -> str:
+        raise ImportError("No module named 'jwt'")
+
+    monkeypatch.setattr(auth, "verify", broken)
+    assert ws.handle_connect(connect_event("X=", make_token()), required, auth) == {
+        "statusCode": 500
+    }
+    assert required.store.client.dbsize() == 0
