@@ -56,7 +56,7 @@ class Contract:
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def contract_stack() -> Iterator[Contract]:
     with redis_server() as (port, _proc, _dir):
         url = f"redis://127.0.0.1:{port}/0"

@@ -447,7 +447,10 @@ class Gateway:
         if route not in self.routes:  # no $default route either
             self._spawn(self._post_text(conn, _FORBIDDEN.format(conn.id, context["requestId"])))
             return
-        self.invoker.pool.submit(self._invoke_message, conn, route, event)
+        try:
+            self.invoker.pool.submit(self._invoke_message, conn, route, event)
+        except RuntimeError:  # the pool is shutting down with the server: drop the frame
+            log.debug("frame from %s dropped at shutdown", conn.id)
 
     def _invoke_message(self, conn: Connection, route: str, event: dict[str, Any]) -> None:
         """Runs in a pool thread; only a failure or a two-way reply comes back to the loop."""
