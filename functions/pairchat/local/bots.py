@@ -21,7 +21,6 @@ import contextlib
 import json
 import math
 import random
-import resource
 import sys
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..keys import GENDERS, PREFERENCES, compatible
+from .rlimit import raise_fd_limit
 
 _PHRASES = (
     "hi there",
@@ -485,20 +485,11 @@ def _report(summary: dict[str, Any]) -> None:
     Console().print(table)
 
 
-def _raise_fd_limit(wanted: int) -> None:
-    """Each bot is one socket; the usual soft limit of 1024 is too low for a big run."""
-    with contextlib.suppress(ValueError, OSError):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        if soft < target:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
 def run(args: argparse.Namespace) -> int:
     if args.count < 1:
         print("pairchat bots: --count must be at least 1", file=sys.stderr)
         return 2
-    _raise_fd_limit(args.count + 1024)
+    raise_fd_limit(args.count + 1024)
     stats = Stats()
     runner: Any = asyncio.run
     with contextlib.suppress(ImportError):

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .embedded_redis import EmbeddedRedisError, RedisInfo, embedded_redis
+from .rlimit import raise_fd_limit
 from .template_wiring import Wiring, WiringError, default_template, read_wiring
 
 log = logging.getLogger("pairchat.local.dev")
@@ -217,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"pairchat dev: {exc}", file=sys.stderr)
         return 2
     extra = _parse_env(args.env)
+    raise_fd_limit(65536)
     sock = _bind(args.host, args.port)
     port = int(sock.getsockname()[1])
     url_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
