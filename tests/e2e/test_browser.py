@@ -166,3 +166,28 @@ def test_a_message_that_beats_its_matched_frame_is_kept(
         expect(page.locator(".msg.them .bubble")).to_have_text(["I was quick"])
         expect(page.locator("body")).to_have_attribute("data-state", "chatting")
     assert room != new_room
+
+
+def test_report_and_block_from_the_chat(pages: Callable[[], Page], gateway: Gateway) -> None:
+    alice, bob = pages(), pages()
+    start(alice, "female", "any")
+    start(bob, "male", "female")
+    for page in (alice, bob):
+        expect(page.locator("body")).to_have_attribute("data-state", "chatting", timeout=10_000)
+    say(bob, "something rude")
+    expect(alice.locator(".msg.them .bubble")).to_have_text(["something rude"])
+
+    alice.locator("#report-btn").click()
+    expect(alice.locator("#report-dialog")).to_be_visible()
+    alice.locator("#report-reason").fill("rude from the first message")
+    alice.locator("#report-send").click()
+
+    expect(alice.locator("body")).to_have_attribute("data-state", "ended", timeout=10_000)
+    expect(alice.locator("#ended")).to_contain_text("You blocked this stranger")
+    expect(alice.locator(".toast.info")).to_contain_text("Thanks for reporting")
+    expect(bob.locator("body")).to_have_attribute("data-state", "ended", timeout=10_000)
+    r = redis.Redis.from_url(gateway.redis_url, decode_responses=True)
+    reports = r.xrange(Keys("{pairchat}:").reports())
+    r.close()
+    assert len(reports) == 1
+    assert reports[0][1]["reason"] == "rude from the first message"

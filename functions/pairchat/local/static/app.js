@@ -36,6 +36,12 @@
     counter: $("counter"),
     sendBtn: $("send-btn"),
     toasts: $("toasts"),
+    reportBtn: $("report-btn"),
+    reportDialog: $("report-dialog"),
+    reportForm: $("report-form"),
+    reportReason: $("report-reason"),
+    reportBlock: $("report-block"),
+    reportCancel: $("report-cancel"),
   };
 
   // -- state -------------------------------------------------------------------------------
@@ -172,6 +178,16 @@
         break;
       case "left":
         break;
+      case "reported":
+        toast("Thanks for reporting.", "Our moderators will take a look.", "info");
+        break;
+      case "blocked":
+        if (state === "chatting" && (!frame.roomId || frame.roomId === room)) {
+          endChat("You blocked this stranger. You won't be matched again.");
+        } else {
+          toast("Blocked.", "You won't be matched with them again.", "info");
+        }
+        break;
       case "pong":
         onPong(frame);
         break;
@@ -240,6 +256,9 @@
         return;
       case "already_in_room":
         return;
+      case "no_partner":
+        toast("There's nobody to report.", "You can report your current or last partner.");
+        return;
       case "too_large":
         toast("That message is too long.", frame.message);
         return;
@@ -297,6 +316,20 @@
     ui.input.value = "";
     autosize();
     updateComposer();
+  }
+
+  function openReport() {
+    ui.reportReason.value = "";
+    ui.reportBlock.checked = true;
+    if (typeof ui.reportDialog.showModal === "function") ui.reportDialog.showModal();
+    ui.reportReason.focus();
+  }
+
+  function submitReport() {
+    const reason = ui.reportReason.value.trim();
+    send(reason ? { action: "report", reason } : { action: "report" });
+    if (ui.reportBlock.checked) send({ action: "block" });
+    ui.reportDialog.close();
   }
 
   // -- rendering ---------------------------------------------------------------------------
@@ -411,6 +444,9 @@
   ui.againBtn.addEventListener("click", () => startSearch("next"));
   ui.homeBtn.addEventListener("click", leave);
   ui.leaveBtn.addEventListener("click", leave);
+  ui.reportBtn.addEventListener("click", openReport);
+  ui.reportCancel.addEventListener("click", () => ui.reportDialog.close());
+  ui.reportForm.addEventListener("submit", (e) => { e.preventDefault(); submitReport(); });
   ui.composer.addEventListener("submit", (e) => { e.preventDefault(); submitMessage(); });
   ui.input.addEventListener("input", () => { autosize(); updateComposer(); });
   ui.input.addEventListener("keydown", (e) => {
