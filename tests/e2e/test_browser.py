@@ -191,3 +191,32 @@ def test_report_and_block_from_the_chat(pages: Callable[[], Page], gateway: Gate
     r.close()
     assert len(reports) == 1
     assert reports[0][1]["reason"] == "rude from the first message"
+
+
+def test_a_search_survives_a_dropped_connection(
+    pages: Callable[[], Page], gateway: Gateway
+) -> None:
+    alice = pages()
+    start(alice, "female", "male")
+    expect(alice.locator("body")).to_have_attribute("data-state", "searching")
+    r = redis.Redis.from_url(gateway.redis_url, decode_responses=True)
+    keys = Keys("{pairchat}:")
+    [conn_key] = list(r.scan_iter(match=keys.pattern("conn")))
+    old_conn = conn_key.rsplit(":", 1)[1]
+    boto3.session.Session().client(
+        "apigatewaymanagementapi",
+        endpoint_url=gateway.http_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).delete_connection(ConnectionId=old_conn)  # as if the network dropped
+    # The page reconnects on its own (a new connection, a new identity) and searches on.
+    expect(alice.locator("body")).to_have_attribute("data-link", "connecting", timeout=5_000)
+    expect(alice.locator("body")).to_have_attribute("data-link", "online", timeout=10_000)
+    expect(alice.locator("body")).to_have_attribute("data-state", "searching")
+    bob = pages()
+    start(bob, "male", "female")
+    for page in (alice, bob):
+        expect(page.locator("body")).to_have_attribute("data-state", "chatting", timeout=10_000)
+    assert not r.exists(keys.connection(old_conn))
+    r.close()

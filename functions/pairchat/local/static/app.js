@@ -11,8 +11,12 @@
   const HEARTBEAT_MS = 30000;
   const MAX_TEXT = 4096;
   const params = new URLSearchParams(location.search);
-  const WS_URL = params.get("ws") ||
+  const WS_BASE = params.get("ws") ||
     `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+  // A signed-in user's JWT (AUTH_MODE optional/required) rides on the upgrade, as ?token=.
+  const WS_URL = params.get("token")
+    ? `${WS_BASE}${WS_BASE.includes("?") ? "&" : "?"}token=${encodeURIComponent(params.get("token"))}`
+    : WS_BASE;
 
   const $ = (id) => document.getElementById(id);
   const body = document.body;
@@ -56,6 +60,8 @@
   let searchStarted = 0;
   let searchTicker = null;
   let unread = 0;
+  let resuming = false;
+  let lastJoinAt = 0;         // reconnected mid-chat: the first pong says if the room survived
   const outbox = [];            // frames waiting for the socket to open
   const seen = new Set();       // server frame ids already handled
   const seenOrder = [];
@@ -82,6 +88,7 @@
       setLink("online", "Online");
       startHeartbeat();
       if (wasRetry) resume();
+      socket.send(JSON.stringify({ action: "heartbeat" })); // as the protocol asks, and it says where we are
       while (outbox.length) socket.send(outbox.shift());
       render();
     };
@@ -114,9 +121,9 @@
   /** A new socket is a new identity: carry the user's intent over to it. */
   function resume() {
     if (state === "searching" && prefs) {
-      send({ action: "join", ...prefs });
+      join("join");
     } else if (state === "chatting") {
-      endChat("You were disconnected, so the chat ended.");
+      resuming = true; // a signed-in user may get the room back within the grace period
     }
   }
 
@@ -174,6 +181,8 @@
         break;
       case "message":
       case "partner_left":
+      case "partner_reconnecting":
+      case "partner_back":
         onRoomFrame(frame);
         break;
       case "left":
@@ -209,6 +218,7 @@
     }
     if (room && room !== frame.roomId) finished.add(room);
     room = frame.roomId;
+    body.dataset.partner = "here";
     setState("chatting");
     clearMessages();
     notice("You're now chatting with a stranger. Say hi!", "good");
@@ -234,14 +244,34 @@
       if (document.hidden) { unread += 1; updateTitle(); }
     } else if (frame.type === "partner_left" && state === "chatting") {
       endChat("Stranger left the chat.");
+    } else if (frame.type === "partner_reconnecting" && state === "chatting") {
+      partnerAway(true);
+      notice("Stranger lost their connection. Waiting for them to come back…");
+    } else if (frame.type === "partner_back" && state === "chatting") {
+      partnerAway(false);
+      notice("Stranger is back.", "good");
     }
   }
 
   function onPong(frame) {
+    if (resuming) {
+      resuming = false;
+      if (state === "chatting" && frame.state === "room" && frame.roomId === room) {
+        notice("Reconnected. The chat goes on.", "good");
+        return;
+      }
+      if (state === "chatting") {
+        endChat("You were disconnected, so the chat ended.");
+        return;
+      }
+    }
     if (state === "chatting" && frame.state !== "room") {
       endChat("The chat ended.");
-    } else if (state === "searching" && frame.state === "idle" && prefs) {
-      send({ action: "join", ...prefs });
+    } else if (state === "searching" && frame.state === "idle" && prefs &&
+               Date.now() - lastJoinAt > 5000) {
+      // The server lost our place (an expired session): join again. Not right after a
+      // join, whose pong can overtake it (frames are handled concurrently).
+      join("join");
     }
   }
 
@@ -255,6 +285,9 @@
         if (state === "chatting") endChat("The chat ended.");
         return;
       case "already_in_room":
+        return;
+      case "partner_away":
+        toast("Not sent: they're reconnecting.", "Try again in a moment.", "info");
         return;
       case "no_partner":
         toast("There's nobody to report.", "You can report your current or last partner.");
@@ -286,6 +319,11 @@
     room = null;
     early.clear();
     setState("searching");
+    join(action);
+  }
+
+  function join(action) {
+    lastJoinAt = Date.now();
     send({ action, ...prefs });
   }
 
@@ -294,6 +332,11 @@
     room = null;
     setState("idle");
     send({ action: "leave" });
+  }
+
+  function partnerAway(away) {
+    body.dataset.partner = away ? "away" : "here";
+    render();
   }
 
   function endChat(text) {
@@ -348,7 +391,9 @@
 
   function render() {
     ui.startBtn.disabled = false;
-    ui.presenceLabel.textContent = state === "chatting" ? (online ? "In the chat" : "Reconnecting…") : "Left the chat";
+    const away = body.dataset.partner === "away";
+    ui.presenceLabel.textContent = state !== "chatting" ? "Left the chat"
+      : !online ? "You're reconnecting…" : away ? "Reconnecting…" : "In the chat";
     ui.ended.hidden = state !== "ended";
     updateComposer();
   }
