@@ -70,11 +70,11 @@ class Keys:
         """Hash: the scheduled sweeper's SCAN/ZSCAN cursors, so each run resumes the last."""
         return f"{self.prefix}sweeper"
 
-    def stats_matches(self, minute: int) -> str:
+    def stats_waits(self, minute: int) -> str:
         """List of wait times (ms) of matches made in that epoch minute (capped)."""
         return f"{self.prefix}stats:waits:{minute}"
 
-    def stats_count(self, minute: int) -> str:
+    def stats_matches(self, minute: int) -> str:
         """Counter of matches made in that epoch minute."""
         return f"{self.prefix}stats:matches:{minute}"
 

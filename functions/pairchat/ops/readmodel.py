@@ -181,8 +181,8 @@ class ReadModel:
         pipe = self.client.pipeline(transaction=False)
         minutes = range(first, last + 1)
         for m in minutes:
-            pipe.get(self.keys.stats_count(m))
-            pipe.lrange(self.keys.stats_matches(m), 0, waits_per_minute - 1)
+            pipe.get(self.keys.stats_matches(m))
+            pipe.lrange(self.keys.stats_waits(m), 0, waits_per_minute - 1)
         raw = pipe.execute()
         out: list[tuple[int, list[float]]] = []
         for i in range(len(minutes)):
