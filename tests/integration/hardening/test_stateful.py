@@ -97,9 +97,18 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
             super().__init__()
             self.r = redis.Redis.from_url(redis_url, decode_responses=True)
             self.r.flushall()  # the fixture's private server
-            # Re-pairing is bounded by rematch_attempts; with at most USERS dead waiters in
-            # line, USERS attempts guarantee the "no compatible pair waits" invariant.
-            self.settings = replace(base, rematch_attempts=USERS, rate_joins=40, rate_messages=100)
+            # Pairing work is bounded on purpose: rematch_attempts (dead waiters met in a row)
+            # and match_scan_window (ineligible entries skipped per queue). With USERS of each
+            # the bounds cannot bind here, so "no compatible pair waits" must hold exactly.
+            # Rate limits are off: they depend on the wall clock, which would make a failing
+            # example irreproducible (test_rate_limits.py covers them).
+            self.settings = replace(
+                base,
+                rematch_attempts=USERS,
+                match_scan_window=USERS,
+                rate_joins=0,
+                rate_messages=0,
+            )
             self.notifier = StepNotifier()
             self.store = ChatStore(self.r, self.settings)
             self.svc = ChatService(self.store, self.notifier, self.settings)
