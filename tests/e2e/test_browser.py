@@ -30,7 +30,7 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     assert Path(CHROMIUM).exists() or shutil.which("chromium"), (
         "Debian's chromium is missing: run infra/scripts/system-deps.sh"

@@ -405,7 +405,9 @@ class Gateway:
             return 500, result
 
     async def _refuse(self, send: Send, status: int, result: Any) -> None:
-        if status not in HTTPStatus._value2member_map_:
+        try:
+            HTTPStatus(status)
+        except ValueError:  # uvicorn answers only standard statuses
             status = 500
         body = result.get("body") if isinstance(result, dict) else None
         payload = body.encode() if isinstance(body, str) else b""
