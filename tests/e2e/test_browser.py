@@ -30,7 +30,9 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread,
+# and the other e2e modules call asyncio.run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert Path(CHROMIUM).exists() or shutil.which("chromium"), (
         "Debian's chromium is missing: run infra/scripts/system-deps.sh"
