@@ -254,6 +254,7 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
             self.conn[u] = cid
             self.view[cid] = None  # unknown until the server tells it
             self.settle()
+            self.act(u, self.svc.heartbeat)  # as clients do: learn what was resumed
 
         @rule(u=users, g=genders, p=preferences)
         def join(self, u: int, g: str, p: str) -> None:
