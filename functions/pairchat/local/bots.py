@@ -8,6 +8,7 @@ up and reconnects. At the end it prints matches per second and latency percentil
   their ``matched`` frame: what the system adds, whatever the queue looked like.
 - **queue wait**: from a user's join until its ``matched``, for users who waited: that
   depends on who else is online, not on the system.
+- **message relay**: from a ``send`` until the partner has the ``message``.
 
 All bots share one process, so pairs are checked too: both sides of a room must be mutually
 compatible and nobody may be in two rooms at once; violations are counted and fail the run.
@@ -110,8 +111,14 @@ class Stats:
     incompatible_pairs: int = 0
     double_matches: int = 0
     misdelivered: int = 0
+    #: A ``matched`` that reached a bot while it was chatting in another room.
+    matched_in_room: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     pair_ms: list[float] = field(default_factory=list)
+    #: send -> the partner's receipt, per message.
+    relay_ms: list[float] = field(default_factory=list)
+    #: message tag -> when it was sent, until its receipt.
+    in_flight: dict[str, float] = field(default_factory=dict)
     wait_ms: list[float] = field(default_factory=list)
     done_bots: int = 0
     #: roomId -> the first side's receipt, until the second arrives.
@@ -139,6 +146,19 @@ class Stats:
         told = max(other.received_at, receipt.received_at)
         self.pair_ms.append((told - joined) * 1000)
 
+    def received(self, frame: dict[str, Any]) -> None:
+        self.messages_received += 1
+        text = frame.get("text")
+        if isinstance(text, str) and "#" in text:
+            sent = self.in_flight.pop(text.rsplit("#", 1)[1], None)
+            if sent is not None:
+                self.relay_ms.append((time.perf_counter() - sent) * 1000)
+
+    def forget_undelivered(self, older_than_s: float) -> None:
+        """Messages whose partner left before they arrived are never received."""
+        cutoff = time.perf_counter() - older_than_s
+        self.in_flight = {k: t for k, t in self.in_flight.items() if t >= cutoff}
+
     def left(self, bot: int) -> None:
         self.current.pop(bot, None)
 
@@ -164,6 +184,7 @@ class Stats:
             "matches_per_s": self.matches / elapsed if elapsed > 0 else 0.0,
             "join_to_matched_ms": pct(self.pair_ms),
             "queue_wait_ms": pct(self.wait_ms),
+            "message_relay_ms": pct(self.relay_ms),
             "connects": self.connects,
             "connect_failures": self.connect_failures,
             "joins": self.joins,
@@ -176,6 +197,7 @@ class Stats:
             "incompatible_pairs": self.incompatible_pairs,
             "double_matches": self.double_matches,
             "misdelivered": self.misdelivered,
+            "matched_in_room": self.matched_in_room,
         }
 
 
@@ -312,6 +334,7 @@ class Bot:
         )
         deadline = sent + self.args.patience
         waited = False
+        retried = False
         while True:
             frame = await self._recv(deadline)
             if frame is None:
@@ -326,7 +349,14 @@ class Bot:
                 return True
             elif kind == "message":
                 # For the room about to be announced, or a late one for the last room.
-                stats.messages_received += 1
+                stats.received(frame)
+            elif kind == "error" and frame.get("code") == "already_in_room" and not retried:
+                # The server still has us in a room whose end has not reached us yet.
+                retried = True
+                await self._leave()
+                await self.ws.send(
+                    json.dumps({"action": "join", "gender": gender, "preference": preference})
+                )
             elif kind == "error" and frame.get("code") == "rate_limited":
                 # The server's per-user limits (pairchat dev --env RATE_JOINS_PER_WINDOW=0
                 # turns them off for load tests): back off like a person would.
@@ -348,7 +378,9 @@ class Bot:
                     return True
             if self.stop.is_set():
                 return False
-            text = f"{self.rng.choice(_PHRASES)} #{n}"
+            tag = f"{self.i}.{n}.{stats.messages_sent}"
+            text = f"{self.rng.choice(_PHRASES)} #{tag}"
+            stats.in_flight[tag] = time.perf_counter()
             await self.ws.send(json.dumps({"action": "send", "text": text}))
             stats.messages_sent += 1
         return False
@@ -357,10 +389,12 @@ class Bot:
         """False when the room is over."""
         kind = frame["type"]
         if kind == "message":
-            self.stats.messages_received += 1
+            self.stats.received(frame)
             room = frame.get("roomId")
             if room != self.room and room not in self.past:
                 self.stats.misdelivered += 1
+        elif kind == "matched":
+            self.stats.matched_in_room += 1
         elif kind == "partner_left":
             if frame.get("roomId") == self.room:
                 self._left()
@@ -388,10 +422,14 @@ async def _drive(args: argparse.Namespace, stats: Stats) -> None:
     progress = None if args.quiet else _progress(args)
     try:
         end = None if once else time.perf_counter() + args.duration
+        ticks = 0
         while True:
             await asyncio.sleep(0.25)
+            ticks += 1
             if progress is not None:
                 progress.update(stats)
+            if ticks % 20 == 0:
+                stats.forget_undelivered(older_than_s=10.0)
             if once and stats.done_bots >= args.count:
                 break
             if end is not None and time.perf_counter() >= end:
@@ -457,7 +495,11 @@ def _report(summary: dict[str, Any]) -> None:
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("matches", f"{summary['matches']} ({summary['matches_per_s']:.1f}/s)")
-    for key, label in (("join_to_matched_ms", "join→matched"), ("queue_wait_ms", "queue wait")):
+    for key, label in (
+        ("join_to_matched_ms", "join→matched"),
+        ("queue_wait_ms", "queue wait"),
+        ("message_relay_ms", "message relay"),
+    ):
         p = summary[key]
         table.add_row(
             label,
@@ -479,6 +521,7 @@ def _report(summary: dict[str, Any]) -> None:
         "incompatible_pairs",
         "double_matches",
         "misdelivered",
+        "matched_in_room",
     ):
         if summary[key]:
             table.add_row(f"[red]{key.replace('_', ' ')}", f"[red]{summary[key]}")
