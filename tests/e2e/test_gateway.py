@@ -6,7 +6,10 @@ import asyncio
 import functools
 import json
 import random
+import subprocess
+import sys
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -251,3 +254,42 @@ def test_chat_page_and_assets_are_served(gateway: Gateway) -> None:
     assert json.loads(httpx.get(gateway.http_url + "/@connections/nope", timeout=5).text) == {
         "message": None
     }
+
+
+def test_bots_pair_everyone_and_report_latencies(gateway: Gateway, tmp_path: Path) -> None:
+    out = tmp_path / "bots.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pairchat.cli",
+            "bots",
+            "--url",
+            gateway.ws_url,
+            "--count",
+            "40",
+            "--preferences",
+            "pairs",
+            "--messages",
+            "2",
+            "--think-ms",
+            "50",
+            "--seed",
+            "1",
+            "--quiet",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    assert result["matches"] == 20
+    assert result["connect_failures"] == 0 and result["gave_up_waiting"] == 0
+    latency = result["join_to_matched_ms"]
+    assert latency["count"] == 20 and 0 < latency["p50"] <= latency["p90"] <= latency["p99"]
+    assert result["message_relay_ms"]["count"] > 0
+    assert result["incompatible_pairs"] == result["double_matches"] == result["misdelivered"] == 0
+    assert "join→matched" in done.stdout
