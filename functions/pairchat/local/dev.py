@@ -226,6 +226,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"pairchat dev: {exc}", file=sys.stderr)
         return 2
     extra = _parse_env(args.env)
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning(
+            "listening on %s: the Management API (/@connections) checks no signature, so "
+            "anyone who can reach this port can post to or close any connection",
+            args.host,
+        )
     raise_fd_limit(65536)
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
