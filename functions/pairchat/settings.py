@@ -74,9 +74,10 @@ class Settings:
     recent_ttl_s: int = 600
     max_text_chars: int = 4096
     #: How many queue entries per compatible queue one pairing call may inspect.
-    #: Bounds the work of a join however deep the queues are; 16 keeps a join into queues
+    #: Bounds the work of a join however deep the queues are; 8 keeps a join into queues
     #: headed by recent partners within 1.2x of an empty-queue join (docs/performance.md).
-    match_scan_window: int = 16
+    #: A larger window skips more ineligible waiters before queueing the joiner instead.
+    match_scan_window: int = 8
     #: How many times a joiner is re-paired when the partner it was given is found gone.
     rematch_attempts: int = 3
     #: ``https://{api}.execute-api.{region}.amazonaws.com/{stage}``; derived from the event
