@@ -78,6 +78,19 @@ def run_bots(url: str, count: int, duration: float, think_ms: float, out: Path) 
     return result
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def dev_available() -> bool:
     try:
         import importlib.util
@@ -134,7 +147,16 @@ def run(
                     stderr=subprocess.DEVNULL,
                 )
             load_before = os.getloadavg()[0]
+            # The same emulator with a tenth of the clients: the floor this machine and this
+            # emulator reach when nothing queues, measured in the same run.
+            small = run_bots(url, max(2, count // 10), duration / 2, think_ms, Path(tmp) / "s.json")
+            dev_cpu0, bots_cpu0, t0 = _cpu_s(proc.pid), _children_cpu_s(), time.perf_counter()
             result = run_bots(url, count, duration, think_ms, Path(tmp) / "bots.json")
+            wall = time.perf_counter() - t0
+            cpu = {
+                "emulator_cores": (_cpu_s(proc.pid) - dev_cpu0) / wall,
+                "bots_cores": (_children_cpu_s() - bots_cpu0) / wall,
+            }
             load_after = os.getloadavg()[0]
         finally:
             if spy:
@@ -150,6 +172,9 @@ def run(
         "load_average_1m_before_after": [load_before, load_after],
         "nproc": os.cpu_count(),
         "bots": result,
+        "cpu_cores_used": cpu,
+        "reference_clients": max(2, count // 10),
+        "reference_bots": small,
         "pairing_invariants_held": sane,
     }
     return [
@@ -162,6 +187,14 @@ def run(
             limit_name="ms target",
             target="<= 1",
             details=details,
+        ).judge(),
+        Metric(
+            "e2e",
+            f"join->matched p99, {count} clients vs {max(2, count // 10)}",
+            jm["p99"],
+            "ms",
+            limit=small["join_to_matched_ms"]["p99"],
+            limit_name=f"ms with {max(2, count // 10)} clients",
         ).judge(),
         Metric("e2e", f"join->matched p50, {count} clients", jm["p50"], "ms"),
         Metric(

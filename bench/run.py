@@ -96,7 +96,13 @@ def plot(metrics: list[Metric], path: Path) -> None:
                 label="100,000 waiting, compatible queues stale",
                 ls="--",
             )
-        ax2.set_xscale("log")
+        top = max(
+            sorted(deep.details["deep_latencies_us"])[
+                int(0.99 * len(deep.details["deep_latencies_us"]))
+            ],
+            1.0,
+        )
+        ax2.set_xlim(0, top * 2)
         ax2.set_xlabel("join latency through the handler (us)")
         ax2.set_ylabel("fraction of joins")
         ax2.set_title("join latency: empty vs deep queues")
