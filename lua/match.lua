@@ -91,8 +91,12 @@ if cur_q == my_q and redis.call('ZSCORE', PREFIX .. my_q, uid) then
   -- Idempotent: already waiting with these settings. Keep the place in the line.
   return {'queued', my_q, uid, '', '', '0', gender, pref, left_room, left_conn, '0'}
 end
-dequeue(uid, sk)
-redis.call('HSET', sk, 'g', gender, 'p', pref)
+-- Leave the old queue (dequeue() without reading `q` again); g/p are written with the
+-- outcome below, one HSET instead of two.
+if cur_q then
+  redis.call('HDEL', sk, 'q')
+  redis.call('ZREM', PREFIX .. cur_q, uid)
+end
 
 local now = now_ms()
 local window = tonumber(ARGV[10])
@@ -153,7 +157,7 @@ end
 
 if not best then
   redis.call('ZADD', PREFIX .. my_q, now, uid)
-  redis.call('HSET', sk, 'q', my_q)
+  redis.call('HSET', sk, 'g', gender, 'p', pref, 'q', my_q)
   return {'queued', my_q, uid, '', '', '0', gender, pref, left_room, left_conn, tostring(stale)}
 end
 
@@ -164,7 +168,7 @@ local bsk = sess_key(best)
 redis.call('ZREM', best_q, best)
 redis.call('HDEL', bsk, 'q')
 redis.call('HSET', bsk, 'room', rid)
-redis.call('HSET', sk, 'room', rid)
+redis.call('HSET', sk, 'g', gender, 'p', pref, 'room', rid)
 redis.call('HSET', room_key(rid), 'a', best, 'b', uid, 'ts', now)
 redis.call('EXPIRE', room_key(rid), room_ttl)
 redis.call('SADD', recent_me, best)
@@ -178,11 +182,12 @@ local waited = now - best_score
 local minute = math.floor(now / 60000)
 local count_key = PREFIX .. 'stats:matches:' .. minute
 local waits_key = PREFIX .. 'stats:waits:' .. minute
-redis.call('INCR', count_key)
-redis.call('EXPIRE', count_key, 7200)
-if redis.call('LLEN', waits_key) < 2000 then
+-- The expiries are set once, when the minute's keys are created.
+if redis.call('INCR', count_key) == 1 then redis.call('EXPIRE', count_key, 7200) end
+local logged = redis.call('LLEN', waits_key)
+if logged < 2000 then
   redis.call('RPUSH', waits_key, waited, 0)
-  redis.call('EXPIRE', waits_key, 7200)
+  if logged == 0 then redis.call('EXPIRE', waits_key, 7200) end
 end
 
 return {'matched', rid, uid, best, best_conn, tostring(waited), gender, pref,
