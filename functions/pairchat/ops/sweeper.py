@@ -176,18 +176,13 @@ def sweeper() -> Sweeper:
     """Created on the first invocation of a container and kept for the next ones."""
     global _sweeper
     if _sweeper is None:
-        from ..handlers.runtime import redis_client
+        from ..handlers.runtime import management_notifier, redis_client
 
         s = Settings.from_env()
         notifier: Notifier | None = None
         if s.management_endpoint:
-            client = management_client(
-                s.management_endpoint,
-                s.aws_region,
-                s.management_timeout_s,
-                s.management_max_attempts,
-            )
-            notifier = ManagementApiNotifier(client)
+            # The signed HTTP notifier the chat handlers use: no boto3 on the cold start.
+            notifier = management_notifier(s.management_endpoint, s)
         _sweeper = Sweeper(redis_client(s), s, notifier, _MetricsTelemetry())
     return _sweeper
 
