@@ -13,9 +13,11 @@
   ARGV[1]  key prefix (carries the hash tag; every key below is built from it)
   ARGV[2]  connection id
   ARGV[3]  mode: 'join'; 'next' (leave the room first, then join); 'queue' (join without
-           searching: used when re-pairing kept meeting dead waiters)
-  ARGV[4]  gender 'male'|'female'; '' with 'next' reuses the session's last one
-  ARGV[5]  preference 'male'|'female'|'any'; '' with 'next' reuses the last one
+           searching: used when re-pairing kept meeting dead waiters); 'retry' (a waiter
+           searches again, keeping its place unless it finds a partner: sent on heartbeats,
+           so two compatible waiters that a bounded scan did not bring together still meet)
+  ARGV[4]  gender 'male'|'female'; '' with 'next'/'retry' reuses the session's last one
+  ARGV[5]  preference 'male'|'female'|'any'; '' with 'next'/'retry' reuses the last one
   ARGV[6]  room id to create if a partner is found (server-generated)
   ARGV[7]  session TTL in ms
   ARGV[8]  room TTL in s
@@ -23,7 +25,7 @@
   ARGV[10] scan window: at most this many entries are inspected per compatible queue, which
            bounds the work of one call however deep the queues are
   ARGV[11] joins+nexts allowed per rate window (optional; 0 or absent: no limit; 'queue'
-           mode, the server's own re-pairing, is never counted)
+           and 'retry', the server's own re-pairing, are never counted)
   ARGV[12] rate window in ms (optional, default 60000)
 
   Returns
@@ -33,6 +35,7 @@
     {'queued', queueName, userId, '', '', '0', gender, preference,
      leftRoomId, leftPartnerConnectionId, staleRemoved}
       A repeated join with the same gender and preference keeps the original place.
+      'retry' answers queueName '' when the caller is not waiting any more (nothing done).
     leftRoomId/leftPartnerConnectionId: the room 'next' left and whom to tell partner_left.
   Errors (nothing written): session_expired, invalid_field, already_in_room,
     not_joined ('next' with no earlier join and no gender/preference given),
@@ -54,7 +57,12 @@ if not uid then return {'error', 'session_expired'} end
 
 local mode = ARGV[3]
 local gender, pref = ARGV[4], ARGV[5]
-if mode == 'next' and gender == '' and pref == '' then
+local retry = mode == 'retry'
+-- What 'retry' answers when there is nothing to retry: the caller is not waiting any more.
+local function unchanged(g, p)
+  return {'queued', '', uid, '', '', '0', g, p, '', '', '0'}
+end
+if (mode == 'next' or retry) and gender == '' and pref == '' then
   local last = redis.call('HMGET', sk, 'g', 'p')
   if not last[1] or not last[2] then return {'error', 'not_joined'} end
   gender, pref = last[1], last[2]
@@ -65,11 +73,12 @@ if not (pref == 'male' or pref == 'female' or pref == 'any') then
 end
 
 local rid_now = current_room(sk)
+if rid_now and retry then return unchanged(gender, pref) end
 if rid_now and mode == 'join' then return {'error', 'already_in_room'} end
 
 local rate_window = tonumber(ARGV[12] or '60000') or 60000
 local allowed, counter = true, nil
-if mode ~= 'queue' then
+if mode ~= 'queue' and not retry then
   allowed, counter = rate_allows('join', uid, tonumber(ARGV[11] or '0'), rate_window)
   if not allowed then return {'error', 'rate_limited'} end
 end
@@ -87,13 +96,17 @@ end
 
 local my_q = 'wait:chat:' .. gender .. ':' .. pref
 local cur_q = redis.call('HGET', sk, 'q')
-if cur_q == my_q and redis.call('ZSCORE', PREFIX .. my_q, uid) then
+local my_score = cur_q == my_q and redis.call('ZSCORE', PREFIX .. my_q, uid)
+if retry then
+  -- A waiter searching again keeps its entry (and its place) unless it finds a partner.
+  if not my_score then return unchanged(gender, pref) end
+elseif my_score then
   -- Idempotent: already waiting with these settings. Keep the place in the line.
   return {'queued', my_q, uid, '', '', '0', gender, pref, left_room, left_conn, '0'}
 end
 -- Leave the old queue (dequeue() without reading `q` again); g/p are written with the
 -- outcome below, one HSET instead of two.
-if cur_q then
+if cur_q and not retry then
   redis.call('HDEL', sk, 'q')
   redis.call('ZREM', PREFIX .. cur_q, uid)
 end
@@ -156,6 +169,9 @@ if mode ~= 'queue' then
 end
 
 if not best then
+  if retry then
+    return {'queued', my_q, uid, '', '', '0', gender, pref, '', '', tostring(stale)}
+  end
   redis.call('ZADD', PREFIX .. my_q, now, uid)
   redis.call('HSET', sk, 'g', gender, 'p', pref, 'q', my_q)
   return {'queued', my_q, uid, '', '', '0', gender, pref, left_room, left_conn, tostring(stale)}
@@ -165,6 +181,12 @@ local rid = ARGV[6]
 local room_ttl = tonumber(ARGV[8])
 local recent_ttl = tonumber(ARGV[9])
 local bsk = sess_key(best)
+local my_wait = 0
+if retry then
+  redis.call('HDEL', sk, 'q')
+  redis.call('ZREM', PREFIX .. my_q, uid)
+  my_wait = now - tonumber(my_score)
+end
 redis.call('ZREM', best_q, best)
 redis.call('HDEL', bsk, 'q')
 redis.call('HSET', bsk, 'room', rid)
@@ -177,7 +199,7 @@ redis.call('SADD', recent_key(best), uid)
 redis.call('EXPIRE', recent_key(best), recent_ttl)
 
 -- Per-minute match statistics for the ops API: a count, and the wait times of both users
--- (the joiner waited 0 ms), capped so one busy minute stays bounded.
+-- (the joiner waited 0 ms, a retrying waiter its time in line), capped so one busy minute stays bounded.
 local waited = now - best_score
 local minute = math.floor(now / 60000)
 local count_key = PREFIX .. 'stats:matches:' .. minute
@@ -186,7 +208,7 @@ local waits_key = PREFIX .. 'stats:waits:' .. minute
 if redis.call('INCR', count_key) == 1 then redis.call('EXPIRE', count_key, 7200) end
 local logged = redis.call('LLEN', waits_key)
 if logged < 2000 then
-  redis.call('RPUSH', waits_key, waited, 0)
+  redis.call('RPUSH', waits_key, waited, my_wait)
   if logged == 0 then redis.call('EXPIRE', waits_key, 7200) end
 end
 

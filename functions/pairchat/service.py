@@ -162,6 +162,13 @@ class ChatService:
         else:
             pong = frame("pong", state=result.state)
         self._post_or_drop(connection_id, pong)
+        if result.state == "queued":
+            # A join's scan is bounded, so two compatible waiters can miss each other (the
+            # window was full of one's recent partners). Waiters search again on heartbeats.
+            retry = self.store.match(connection_id, "retry", "", "", self._room_ids())
+            if retry.matched:
+                self.telemetry.count("RetryMatches")
+                self._settle(connection_id, retry)
 
     def report(self, connection_id: str, reason: str) -> None:
         """Files a report about the partner the server knows (never one named by the client)."""
@@ -191,6 +198,10 @@ class ChatService:
             self._tell_partner_left(result.left_partner_connection, result.left_room_id)
         if result.stale_removed:
             self.telemetry.count("StaleWaitersRemoved", result.stale_removed)
+        self._settle(connection_id, result)
+
+    def _settle(self, connection_id: str, result: MatchResult) -> None:
+        """Announces a reserved pair, re-pairing (bounded) while the partner proves dead."""
         attempts = 0
         while result.matched:
             outcome = self._announce(connection_id, result)
@@ -199,7 +210,7 @@ class ChatService:
             # The waiter was dead although its session had not expired yet. The joiner was
             # told nothing; pair it again (bounded), then just queue it.
             attempts += 1
-            mode = "join" if attempts <= self.settings.rematch_attempts else "queue"
+            mode: JoinMode = "join" if attempts <= self.settings.rematch_attempts else "queue"
             result = self.store.match(
                 connection_id, mode, result.gender, result.preference, self._room_ids()
             )

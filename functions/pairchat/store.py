@@ -14,7 +14,7 @@ from .keys import Keys
 from .scripts import ScriptingClient, Scripts
 from .settings import Settings
 
-JoinMode = Literal["join", "next", "queue"]
+JoinMode = Literal["join", "next", "queue", "retry"]
 LeaveMode = Literal["leave", "disconnect", "gone"]
 
 

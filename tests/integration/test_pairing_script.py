@@ -234,3 +234,57 @@ def test_work_per_join_is_bounded_by_the_window(
     spent = count() - before
     assert not result.matched
     assert spent <= 16 * 3, spent  # one HMGET and at most two SISMEMBER per inspected entry
+
+
+def test_waiters_a_bounded_scan_kept_apart_meet_on_a_heartbeat(
+    redis_client: redis.Redis, settings: Settings
+) -> None:
+    """The scan window hides Y from X; Y's heartbeat searches again and finds X."""
+    from dataclasses import replace
+
+    from pairchat.service import ChatService
+    from tests.conftest import RecordingNotifier
+
+    store = ChatStore(redis_client, replace(settings, match_scan_window=2))
+    notifier = RecordingNotifier()
+    service = ChatService(store, notifier, store.settings)
+    for cid in ("r1", "r2", "y"):
+        service.connect(cid, "u-" + cid)
+        service.join(cid, "female", "male")
+        time.sleep(0.002)
+    service.connect("x", "u-x")
+    redis_client.sadd(store.keys.recent("u-x"), "u-r1", "u-r2")  # x met them minutes ago
+    service.join("x", "male", "female")
+    assert notifier.types("x") == ["queued"], "the window should have hidden y"
+    x_score = redis_client.zscore(store.keys.queue("male", "female"), "u-x")
+
+    service.heartbeat("x")  # x searches again: still only its recent partners in view
+    assert notifier.types("x") == ["queued", "pong"]
+    assert redis_client.zscore(store.keys.queue("male", "female"), "u-x") == x_score
+
+    service.heartbeat("y")  # y searches again and finds x
+    assert notifier.types("y") == ["queued", "pong", "matched"]
+    assert notifier.last("y")["partnerId"] == "u-x"
+    assert notifier.last("x")["type"] == "matched" and notifier.last("x")["partnerId"] == "u-y"
+    assert redis_client.zrange(store.keys.queue("female", "male"), 0, -1) == ["u-r1", "u-r2"]
+    assert redis_client.zcard(store.keys.queue("male", "female")) == 0
+    assert not redis_client.hexists(store.keys.session("u-y"), "q")
+
+
+def test_retry_outside_a_queue_changes_nothing(
+    users: Users, store: ChatStore, redis_client: redis.Redis
+) -> None:
+    a, b = users.connect(), users.connect()
+    users.join(a, "male", "any")
+    users.join(b, "female", "any")  # a and b are in a room
+    idle = users.connect()
+    before = snapshot(redis_client)
+    for cid in (a, b):
+        result = store.match(cid, "retry", "", "", "r-new")
+        assert not result.matched and result.queue == ""
+    with pytest.raises(NotJoined):
+        store.match(idle, "retry", "", "", "r-new")
+    after = snapshot(redis_client)
+    for key in set(before) | set(after):
+        if "sess:" not in key and "conn:" not in key:  # TTL refreshes aside
+            assert before.get(key) == after.get(key), key
