@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import BaseModel
 from redis.exceptions import RedisError
@@ -22,18 +21,14 @@ from rich.table import Table
 
 from ..handlers.runtime import redis_client
 from ..keys import GENDERS, PREFERENCES
-from ..settings import Settings
+from .cliargs import add_redis_arguments, settings_from_args
 from .models import Count, Health, Percentiles, QueuePage, Reports, Room, Stats, User
 from .readmodel import MAX_PAGE, ReadModel
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--redis-url", help="default: REDIS_URL, else redis://127.0.0.1:6379/0")
-    common.add_argument(
-        "--cluster", action="store_true", default=None, help="use a Redis Cluster client"
-    )
-    common.add_argument("--prefix", help="key prefix (default: KEY_PREFIX, else '{pairchat}:')")
+    add_redis_arguments(common)
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
     views = parser.add_subparsers(dest="view", required=True, metavar="VIEW")
     views.add_parser("stats", parents=[common], help="queues, counts, matches, waits")
@@ -53,14 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {}
-    if args.redis_url:
-        overrides["redis_url"] = args.redis_url
-    if args.cluster:
-        overrides["redis_cluster"] = True
-    if args.prefix:
-        overrides["key_prefix"] = args.prefix
-    settings = Settings.from_env(**overrides)
+    settings = settings_from_args(args)
     console = Console()
     model = ReadModel(redis_client(settings), settings)
     try:

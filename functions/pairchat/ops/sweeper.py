@@ -199,9 +199,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--redis-url", help="default: REDIS_URL, else redis://127.0.0.1:6379/0")
-    parser.add_argument("--cluster", action="store_true", help="use a Redis Cluster client")
-    parser.add_argument("--prefix", help="key prefix (default: KEY_PREFIX, else '{pairchat}:')")
+    from .cliargs import add_redis_arguments
+
+    add_redis_arguments(parser)
     parser.add_argument(
         "--management-endpoint",
         help="tell survivors of reaped rooms partner_left through this Management API "
@@ -213,17 +213,10 @@ def run(args: argparse.Namespace) -> int:
     from redis.exceptions import RedisError
 
     from ..handlers.runtime import redis_client
+    from .cliargs import settings_from_args
 
-    overrides: dict[str, Any] = {}
-    if args.redis_url:
-        overrides["redis_url"] = args.redis_url
-    if args.cluster:
-        overrides["redis_cluster"] = True
-    if args.prefix:
-        overrides["key_prefix"] = args.prefix
-    if args.management_endpoint:
-        overrides["management_endpoint"] = args.management_endpoint
-    s = Settings.from_env(**overrides)
+    endpoint = {"management_endpoint": args.management_endpoint} if args.management_endpoint else {}
+    s = settings_from_args(args, **endpoint)
     notifier: Notifier | None = None
     if s.management_endpoint:
         notifier = ManagementApiNotifier(management_client(s.management_endpoint, s.aws_region))
