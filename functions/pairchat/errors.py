@@ -20,6 +20,8 @@ class PairchatError(Exception):
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
         self.message = message or self.default_message
+        #: The client's ``ref`` of the refused frame, echoed in the error frame.
+        self.ref: str | None = None
 
 
 class InvalidJson(PairchatError):

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidField, InvalidJson, TooLarge, UnknownAction
+from .errors import InvalidField, InvalidJson, PairchatError, TooLarge, UnknownAction
 from .keys import GENDERS, PREFERENCES
 
 #: API Gateway's WebSocket frame limit; nothing larger can arrive, but the emulator and
@@ -64,6 +64,8 @@ class Block:
 Command = Join | Next | Send | Leave | Heartbeat | Report | Block
 ACTIONS = ("join", "send", "next", "leave", "heartbeat", "report", "block")
 MAX_REASON_CHARS = 500
+#: Longest ``ref`` echoed back; a longer or non-string one is ignored.
+MAX_REF_CHARS = 64
 
 
 def _choice(frame: dict[str, Any], name: str, allowed: tuple[str, ...], required: bool) -> str:
@@ -87,6 +89,22 @@ def parse(
     body: str | bytes | None, max_text_chars: int, max_reason_chars: int = MAX_REASON_CHARS
 ) -> Command:
     """Parses one client frame. Raises a :class:`PairchatError` subclass on bad input."""
+    return parse_with_ref(body, max_text_chars, max_reason_chars)[0]
+
+
+def _ref(frame: dict[str, Any]) -> str | None:
+    ref = frame.get("ref")
+    if isinstance(ref, str) and 0 < len(ref) <= MAX_REF_CHARS and ref.isprintable():
+        return ref
+    return None
+
+
+def parse_with_ref(
+    body: str | bytes | None, max_text_chars: int, max_reason_chars: int = MAX_REASON_CHARS
+) -> tuple[Command, str | None]:
+    """Parses one client frame and its optional ``ref``: an opaque client string that error
+    frames echo, so a client can tell which of its frames a (late) error refers to. An error
+    raised for a frame that had one carries it in ``.ref``."""
     if body is None or body == "" or body == b"":
         raise InvalidJson("The frame is empty; send a JSON object with an 'action'.")
     if len(body) > MAX_FRAME_BYTES:
@@ -97,6 +115,15 @@ def parse(
         raise InvalidJson("The frame is not valid JSON.") from None
     if not isinstance(frame, dict):
         raise InvalidJson("The frame must be a JSON object with an 'action'.")
+    ref = _ref(frame)
+    try:
+        return _command(frame, max_text_chars, max_reason_chars), ref
+    except PairchatError as error:
+        error.ref = ref
+        raise
+
+
+def _command(frame: dict[str, Any], max_text_chars: int, max_reason_chars: int) -> Command:
     action = frame.get("action")
     if not isinstance(action, str) or not action:
         raise UnknownAction("The frame has no 'action'.")

@@ -188,7 +188,10 @@ class ChatService:
     def reject(self, connection_id: str, error: PairchatError) -> None:
         """Tells the client why its frame was refused."""
         self.telemetry.count(f"Error_{error.code}")
-        self._post_or_drop(connection_id, frame("error", code=error.code, message=error.message))
+        fields = {"code": error.code, "message": error.message}
+        if error.ref is not None:
+            fields["ref"] = error.ref
+        self._post_or_drop(connection_id, frame("error", **fields))
 
     # -- internals --------------------------------------------------------------------------
 

@@ -230,3 +230,33 @@ def test_lambda_entry_points_as_lambda_runs_them(
     assert '"Matches"' in logs or "Matches" in logs  # EMF metrics were flushed
     assert redis_client.exists("{lambda}:conn:L1=")
     monkeypatch.setattr(ws, "_runtime", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "route", "code"),
+    [
+        ({"action": "send", "text": "late", "ref": "m-17"}, "send", "not_in_room"),
+        (
+            {"action": "join", "gender": "robot", "preference": "any", "ref": "j-2"},
+            "join",
+            "invalid_field",
+        ),
+        ({"action": "dance", "ref": "x"}, "$default", "unknown_action"),
+    ],
+)
+def test_error_frames_echo_the_clients_ref(
+    svc: ChatService, api: Api, body: dict[str, Any], route: str, code: str
+) -> None:
+    """A late error must be attributable to the frame that caused it (frames run concurrently)."""
+    connect(svc, "A=")
+    send(svc, "A=", body, route)
+    err = api.frames("A=")[-1]
+    assert (err["type"], err["code"], err["ref"]) == ("error", code, body["ref"])
+
+
+@pytest.mark.parametrize("ref", [5, "", "r" * 65, "bad\nref", {"nested": 1}])
+def test_unusable_refs_are_not_echoed(svc: ChatService, api: Api, ref: Any) -> None:
+    connect(svc, "A=")
+    send(svc, "A=", {"action": "send", "text": "hi", "ref": ref})
+    err = api.frames("A=")[-1]
+    assert err["code"] == "not_in_room" and "ref" not in err

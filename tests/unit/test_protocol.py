@@ -68,3 +68,16 @@ def test_frames_beyond_api_gateway_limit_are_refused() -> None:
 def test_server_frames_carry_unique_ids() -> None:
     a, b = frame("pong"), frame("pong")
     assert a["type"] == "pong" and a["id"] != b["id"]
+
+
+def test_ref_is_read_and_attached_to_errors() -> None:
+    from pairchat.protocol import parse_with_ref
+
+    assert parse_with_ref('{"action":"leave","ref":"r1"}', 10) == (Leave(), "r1")
+    assert parse_with_ref('{"action":"leave","ref":7}', 10) == (Leave(), None)
+    with pytest.raises(InvalidField) as info:
+        parse_with_ref('{"action":"join","ref":"r2"}', 10)
+    assert info.value.ref == "r2"
+    with pytest.raises(InvalidJson) as bad:
+        parse_with_ref("{nope", 10)
+    assert bad.value.ref is None

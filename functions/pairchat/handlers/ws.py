@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from ..auth import Authenticator, Refused, check_origin
 from ..errors import PairchatError, SessionExpired, Unavailable
 from ..notifier import DeliveryFailed
-from ..protocol import parse
+from ..protocol import parse_with_ref
 from ..service import ChatService
 from ..settings import Settings
 from .runtime import Runtime
@@ -96,10 +96,15 @@ def handle_message(event: dict[str, Any], service: ChatService) -> Response:
     """Every message route: parse the frame, run the command, answer errors with a frame."""
     connection_id = _connection_id(event)
     settings = service.settings
+    ref: str | None = None
     try:
-        command = parse(event.get("body"), settings.max_text_chars, settings.max_report_chars)
+        command, ref = parse_with_ref(
+            event.get("body"), settings.max_text_chars, settings.max_report_chars
+        )
         service.handle(connection_id, command)
     except PairchatError as error:
+        if error.ref is None:
+            error.ref = ref
         return _refuse(service, connection_id, error)
     except RedisError:
         logger.exception("redis unavailable")
