@@ -381,7 +381,10 @@ class Bot:
             tag = f"{self.i}.{n}.{stats.messages_sent}"
             text = f"{self.rng.choice(_PHRASES)} #{tag}"
             stats.in_flight[tag] = time.perf_counter()
-            await self.ws.send(json.dumps({"action": "send", "text": text}))
+            # The ref comes back on an error for this frame: a late not_in_room for a room
+            # that has ended is then not mistaken for one about the current room.
+            ref = f"{self.room}|{n}"
+            await self.ws.send(json.dumps({"action": "send", "text": text, "ref": ref}))
             stats.messages_sent += 1
         return False
 
@@ -399,7 +402,11 @@ class Bot:
             if frame.get("roomId") == self.room:
                 self._left()
                 return False
-        elif kind == "error" and frame.get("code") == "not_in_room":
+        elif (
+            kind == "error"
+            and frame.get("code") == "not_in_room"
+            and str(frame.get("ref", "")).split("|")[0] == self.room
+        ):
             self._left()
             return False
         return True
