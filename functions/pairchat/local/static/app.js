@@ -53,6 +53,7 @@
   let online = false;
   let state = "idle";           // idle | searching | chatting | ended
   let room = null;              // the current room id
+  let sentCount = 0;            // numbers the refs of sent messages
   let prefs = null;             // {gender, preference} of the last search
   let retries = 0;
   let reconnectTimer = null;
@@ -282,7 +283,11 @@
         reconnectNow();
         return;
       case "not_in_room":
-        if (state === "chatting") endChat("The chat ended.");
+        // Only an error about a message of this chat ends it: a late one about the last
+        // chat (frames are handled concurrently) must not end the new one.
+        if (state === "chatting" && (!frame.ref || frame.ref.split("|")[0] === room)) {
+          endChat("The chat ended.");
+        }
         return;
       case "already_in_room":
         return;
@@ -352,7 +357,8 @@
     if (!text.trim() || state !== "chatting") return;
     if (text.length > MAX_TEXT) { toast("That message is too long.", `Keep it under ${MAX_TEXT} characters.`); return; }
     const li = bubble(text, "me");
-    if (!send({ action: "send", text })) {
+    // The ref comes back on an error about this message (see onError).
+    if (!send({ action: "send", text, ref: `${room}|${++sentCount}` })) {
       li.classList.add("pending");
       toast("Not sent: you're offline.", "We'll reconnect in a moment.");
     }
