@@ -84,6 +84,19 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _workers_cpu_s(pid: int) -> float:
+    """CPU seconds of the emulator's handler worker processes (``--workers``), alive now."""
+    total = 0.0
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            try:
+                if b"multiprocessing.spawn" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    total += _cpu_s(int(child))
+            except OSError:
+                continue
+    return total
+
+
 def _children_cpu_s() -> float:
     import resource
 
@@ -109,6 +122,7 @@ def run(
     think_ms: float = 2000.0,
     concurrency: int | None = None,
     profile: Path | None = None,
+    workers: int | None = None,
 ) -> list[Metric]:
     if not dev_available():
         return [
@@ -122,6 +136,7 @@ def run(
         ]
     with tempfile.TemporaryDirectory() as tmp:
         extra = ["--concurrency", str(concurrency)] if concurrency else []
+        extra += ["--workers", str(workers)] if workers is not None else []
         proc, url = start_dev(Path(tmp) / "dev.log", *extra)
         spy = None
         try:
@@ -151,11 +166,13 @@ def run(
             # emulator reach when nothing queues, measured in the same run.
             small = run_bots(url, max(2, count // 10), duration / 2, think_ms, Path(tmp) / "s.json")
             dev_cpu0, bots_cpu0, t0 = _cpu_s(proc.pid), _children_cpu_s(), time.perf_counter()
+            workers_cpu0 = _workers_cpu_s(proc.pid)
             result = run_bots(url, count, duration, think_ms, Path(tmp) / "bots.json")
             wall = time.perf_counter() - t0
             cpu = {
                 "emulator_cores": (_cpu_s(proc.pid) - dev_cpu0) / wall,
                 "bots_cores": (_children_cpu_s() - bots_cpu0) / wall,
+                "handler_workers_cores": (_workers_cpu_s(proc.pid) - workers_cpu0) / wall,
             }
             load_after = os.getloadavg()[0]
         finally:
@@ -169,6 +186,7 @@ def run(
         "duration_s": duration,
         "think_ms": think_ms,
         "handler_threads": concurrency or "pairchat dev default",
+        "handler_workers": "pairchat dev default" if workers is None else workers,
         "load_average_1m_before_after": [load_before, load_after],
         "nproc": os.cpu_count(),
         "bots": result,
@@ -213,7 +231,8 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--think-ms", type=float, default=2000.0)
     parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None, help="pairchat dev --workers")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy raw output file")
     a = parser.parse_args()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    standalone(lambda: run(a.count, a.duration, a.think_ms, a.concurrency, a.profile))
+    standalone(lambda: run(a.count, a.duration, a.think_ms, a.concurrency, a.profile, a.workers))

@@ -23,6 +23,18 @@ def alive(pid: int) -> bool:
     return True
 
 
+def handler_workers(pid: int) -> list[int]:
+    """The handler worker processes (``--workers``) among a process's children."""
+    found = []
+    for children in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{children}/children") as fh:
+            for child in fh.read().split():
+                with open(f"/proc/{child}/cmdline", "rb") as cmd:
+                    if b"multiprocessing.spawn" in cmd.read():
+                        found.append(int(child))
+    return found
+
+
 async def chat_once(url: str) -> None:
     a, b = await open_clients(url, 2)
     await a.join("female", "any")
@@ -42,6 +54,8 @@ def test_private_redis_server_and_no_orphans_after_ctrl_c() -> None:
         assert match, server.output()
         pid = int(match.group(1))
         assert alive(pid)
+        workers = handler_workers(server.proc.pid)
+        assert len(workers) == 2, "the default is two handler worker processes"
         asyncio.run(chat_once(server.ws_url))
 
         async def ctrl_c_with_a_client_connected() -> int:
@@ -56,10 +70,17 @@ def test_private_redis_server_and_no_orphans_after_ctrl_c() -> None:
         while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not alive(pid), "redis-server outlived pairchat dev"
+        assert not [w for w in workers if alive(w)], "a handler worker outlived pairchat dev"
         assert "Traceback" not in server.output(), server.output()
 
 
 def test_fakeredis_when_no_redis_server_is_wanted() -> None:
     with dev_server("--redis", "fake", "--log-level", "warning", env={"REDIS_URL": None}) as server:
         assert "in-process fakeredis (Lua)" in server.redis_line
+        asyncio.run(chat_once(server.ws_url))
+
+
+def test_handlers_in_the_gateways_own_threads_with_workers_0() -> None:
+    with dev_server("--workers", "0", "--log-level", "warning", env={"REDIS_URL": None}) as server:
+        assert handler_workers(server.proc.pid) == []
         asyncio.run(chat_once(server.ws_url))

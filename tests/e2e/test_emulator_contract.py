@@ -191,6 +191,37 @@ def test_a_handler_that_raises_gets_api_gateways_error_frame(contract: Contract)
     asyncio.run(scenario())
 
 
+def test_handlers_run_in_worker_processes_that_are_replaced_when_they_die(
+    contract: Contract,
+) -> None:
+    async def scenario() -> None:
+        c = await Client.open(contract.url)
+        await c.send({"action": "crash"})
+        error = await c.recv()
+        assert error["message"] == "Internal server error"
+        for _ in range(4):  # whichever worker takes it, a live one answers
+            await c.send({"action": "ping"})
+            assert await c.ws.recv() == "pong"
+        await c.close()
+
+    asyncio.run(scenario())
+    deadline = time.monotonic() + 10
+    while True:  # until this connection's $disconnect (the previous test's may be here too)
+        seen = contract.events()
+        crash = next(s for s in seen if s["event"].get("body") == '{"action": "crash"}')
+        cid = crash["event"]["requestContext"]["connectionId"]
+        mine = [s for s in seen if s["event"]["requestContext"]["connectionId"] == cid]
+        if mine[-1]["event"]["requestContext"]["routeKey"] == "$disconnect":
+            break
+        assert time.monotonic() < deadline, mine
+        time.sleep(0.05)
+    assert contract.server.proc.pid not in {s["pid"] for s in seen}, "ran in the gateway process"
+    after = mine[mine.index(crash) + 1 :]  # four pings and the $disconnect
+    trace = [(s["event"]["requestContext"]["routeKey"], s["pid"]) for s in mine]
+    assert len(after) == 5 and crash["pid"] not in {s["pid"] for s in after}, trace
+    assert "exited (code 3); starting another" in contract.server.output()
+
+
 def test_handlers_post_through_the_stock_boto3_client(contract: Contract) -> None:
     async def scenario() -> None:
         c = await Client.open(contract.url)
@@ -212,9 +243,16 @@ def test_idle_connections_are_closed_with_1001(contract: Contract) -> None:
 
     waited = asyncio.run(scenario())
     assert IDLE_S - 0.5 <= waited <= IDLE_S + 3
-    seen = contract.wait_for("$disconnect")
-    gone = [s for s in seen if s["event"]["requestContext"]["routeKey"] == "$disconnect"]
-    assert gone[0]["event"]["requestContext"]["disconnectStatusCode"] == 1001
+    # Only this connection's $disconnect: the previous test's may land after the reset.
+    deadline = time.monotonic() + 10
+    while True:
+        contexts = [s["event"]["requestContext"] for s in contract.events()]
+        cid = next(c["connectionId"] for c in contexts if c["routeKey"] == "$connect")
+        gone = [c for c in contexts if c["routeKey"] == "$disconnect" and c["connectionId"] == cid]
+        if gone or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert gone and gone[0]["disconnectStatusCode"] == 1001
 
 
 def test_connections_are_closed_at_the_maximum_lifetime(contract: Contract) -> None:

@@ -63,7 +63,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="close connections this old (API Gateway: 7200)",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=16, help="handler threads (default: %(default)s)"
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="worker processes that run the handlers, like Lambda containers; 0 runs them in "
+        "the gateway's own thread pool (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=16,
+        help="handler threads, in each worker process (default: %(default)s)",
     )
     parser.add_argument(
         "--switch-interval",
@@ -299,6 +310,8 @@ def _serve(
             idle_timeout_s=args.idle_timeout,
             max_lifetime_s=args.max_lifetime,
             concurrency=args.concurrency,
+            workers=max(0, args.workers),
+            log_level=getattr(logging, args.log_level.upper()),
             ops_app=ops,
             region=os.environ["AWS_REGION"],
         ),

@@ -3,7 +3,8 @@
 - ``/ws``: the WebSocket endpoint. Each connection gets an id in API Gateway's format; each
   frame is routed by the template's RouteSelectionExpression to the function template.yaml
   wires to that route, with an event shaped like API Gateway's and a Lambda-like context.
-  Handlers run in a thread pool (Lambda runs invocations concurrently); one that raises
+  Handlers run in worker processes (``workers.py``), or in a thread pool of this process
+  with ``workers=0``; either way concurrently, as Lambda runs invocations. One that raises
   costs the client API Gateway's ``Internal server error`` frame, nothing more.
 - ``/@connections/{id}`` (also ``/{stage}/@connections/{id}``): the Management API, so the
   handlers' stock boto3 ``apigatewaymanagementapi`` client works with only its endpoint set.
@@ -34,10 +35,13 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..protocol import MAX_FRAME_BYTES
 from .template_wiring import FunctionSpec, Wiring
+
+if TYPE_CHECKING:
+    from .workers import WorkerPool
 
 log = logging.getLogger("pairchat.local.gateway")
 
@@ -101,9 +105,14 @@ class GatewayOptions:
     idle_timeout_s: float = 600.0
     #: ... and any connection this old.
     max_lifetime_s: float = 7200.0
-    #: Handler threads. Each invocation mostly waits on Redis and on a POST back to this
-    #: process, so a few per core keep the loop fed without GIL thrash.
+    #: Handler threads (in each worker process when ``workers`` > 0). Each invocation
+    #: mostly waits on Redis and on a POST back to this process.
     concurrency: int = 16
+    #: Worker processes that run the handlers; 0 runs them in this process's thread pool,
+    #: where they share the event loop's GIL.
+    workers: int = 0
+    #: The workers' log level (they log handler failures).
+    log_level: int = logging.INFO
     static_dir: Path = STATIC_DIR
     #: Mounted at ``/ops`` when given.
     ops_app: ASGIApp | None = None
@@ -238,7 +247,17 @@ class Gateway:
         self.selection_path = wiring.selection_path
         self.routes = frozenset(wiring.routes)
         self.connections: dict[str, Connection] = {}
-        self.invoker = Invoker(wiring, self.options.concurrency, self.options.region)
+        opts = self.options
+        self.workers: WorkerPool | None = None
+        self.invoker: Invoker | None = None
+        if opts.workers > 0:
+            from .workers import WorkerPool
+
+            self.workers = WorkerPool(
+                wiring, opts.workers, opts.concurrency, opts.region, opts.log_level
+            )
+        else:
+            self.invoker = Invoker(wiring, opts.concurrency, opts.region)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reaper: asyncio.Task[None] | None = None
@@ -291,6 +310,8 @@ class Gateway:
         if ops is not None and lifespan is not None:
             await self._exit.enter_async_context(lifespan(ops))
         self._reaper = asyncio.create_task(self._reap())
+        if self.workers is not None:
+            await self.workers.start()
         if self.on_ready is not None:
             self.on_ready()
 
@@ -300,7 +321,10 @@ class Gateway:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
         await self._exit.aclose()
-        await asyncio.get_running_loop().run_in_executor(None, self.invoker.close)
+        if self.workers is not None:
+            await self.workers.close()
+        if self.invoker is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.invoker.close)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -388,14 +412,19 @@ class Gateway:
     async def _connect(self, event: dict[str, Any]) -> tuple[int, Any]:
         if "$connect" not in self.routes:
             return 200, None
-        loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(
-                self.invoker.pool, self.invoker.call, "$connect", event
-            )
-        except Exception:
-            log.exception("$connect handler raised (connection %s)", _cid(event))
-            return 500, None
+        if self.workers is not None:
+            ok, result = await self.workers.call("$connect", event)
+            if not ok:  # the worker logged it
+                return 500, None
+        else:
+            assert self.invoker is not None
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self.invoker.pool, self.invoker.call, "$connect", event
+                )
+            except Exception:
+                log.exception("$connect handler raised (connection %s)", _cid(event))
+                return 500, None
         if result is None:
             return 200, None
         status = result.get("statusCode", 200) if isinstance(result, dict) else 500
@@ -449,6 +478,13 @@ class Gateway:
         if route not in self.routes:  # no $default route either
             self._spawn(self._post_text(conn, _FORBIDDEN.format(conn.id, context["requestId"])))
             return
+        if self.workers is not None:
+            rid = context["requestId"]
+            self.workers.invoke(
+                route, event, lambda ok, result: self._message_done(conn, route, rid, ok, result)
+            )
+            return
+        assert self.invoker is not None
         try:
             self.invoker.pool.submit(self._invoke_message, conn, route, event)
         except RuntimeError:  # the pool is shutting down with the server: drop the frame
@@ -457,7 +493,7 @@ class Gateway:
     def _invoke_message(self, conn: Connection, route: str, event: dict[str, Any]) -> None:
         """Runs in a pool thread; only a failure or a two-way reply comes back to the loop."""
         loop = self._loop
-        assert loop is not None
+        assert loop is not None and self.invoker is not None
         try:
             result = self.invoker.call(route, event)
         except Exception:
@@ -470,6 +506,15 @@ class Gateway:
             body = result.get("body")
             if isinstance(body, str):
                 loop.call_soon_threadsafe(self._spawn, self._post_text(conn, body))
+
+    def _message_done(self, conn: Connection, route: str, rid: str, ok: bool, result: Any) -> None:
+        """A worker's reply, on the event loop: as ``_invoke_message`` ends in a thread."""
+        if not ok:  # the worker logged the traceback
+            self._spawn(self._post_text(conn, _INTERNAL_ERROR.format(conn.id, rid)))
+        elif route in self.wiring.two_way and isinstance(result, dict):
+            body = result.get("body")
+            if isinstance(body, str):
+                self._spawn(self._post_text(conn, body))
 
     async def _post_text(self, conn: Connection, text: str) -> None:
         if conn.closed:
@@ -491,6 +536,10 @@ class Gateway:
             "requestContext": context,
             "isBase64Encoded": False,
         }
+        if self.workers is not None:
+            await self.workers.call("$disconnect", event)  # a failure is logged by the worker
+            return
+        assert self.invoker is not None
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.invoker.pool, self.invoker.call, "$disconnect", event)

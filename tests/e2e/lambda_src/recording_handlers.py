@@ -30,6 +30,7 @@ def _record(event: dict[str, Any], context: Any) -> None:
             "remaining_ms": context.get_remaining_time_in_millis(),
         },
         "env": {k: os.environ.get(k) for k in ("PAIRCHAT_TEST", "REDIS_CLUSTER")},
+        "pid": os.getpid(),
     }
     _redis.rpush("events", json.dumps(seen))
 
@@ -54,6 +55,8 @@ def on_message(event: dict[str, Any], context: Any) -> dict[str, Any]:
     action = json.loads(event["body"]).get("action") if not event["isBase64Encoded"] else None
     if action == "boom":
         raise RuntimeError("message handler failed")
+    if action == "crash":  # the container dies mid-invocation (only run with --workers > 0)
+        os._exit(3)
     if action == "echo":
         # The stock client; only the endpoint points at the emulator.
         client = boto3.client(
