@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from redis.exceptions import RedisError
 
@@ -22,6 +21,7 @@ from ..notifier import DeliveryFailed
 from ..protocol import parse_with_ref
 from ..service import ChatService
 from ..settings import Settings
+from ..telemetry import PowertoolsTelemetry
 from .runtime import Runtime
 
 logger = Logger()
@@ -137,26 +137,6 @@ def _refuse(service: ChatService, connection_id: str, error: PairchatError) -> R
 # -- Lambda entry points --------------------------------------------------------------------
 
 
-class _PowertoolsTelemetry:
-    def count(self, name: str, value: float = 1) -> None:
-        if name.startswith("Error_"):
-            # One "Errors" metric with the code as a dimension: one dashboard search graphs
-            # every code, and a new code needs no new widget.
-            with single_metric(
-                name="Errors",
-                unit=MetricUnit.Count,
-                value=value,
-                namespace=metrics.namespace,
-                default_dimensions=metrics.default_dimensions,
-            ) as metric:
-                metric.add_dimension(name="code", value=name.removeprefix("Error_"))
-            return
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-    def timing(self, name: str, milliseconds: float) -> None:
-        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)
-
-
 _runtime: Runtime | None = None
 
 
@@ -164,7 +144,7 @@ def runtime() -> Runtime:
     """Created on the first invocation of a container and kept for the next ones."""
     global _runtime
     if _runtime is None:
-        _runtime = Runtime.from_settings(Settings.from_env(), _PowertoolsTelemetry())
+        _runtime = Runtime.from_settings(Settings.from_env(), PowertoolsTelemetry(metrics))
     return _runtime
 
 

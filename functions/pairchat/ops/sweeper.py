@@ -30,7 +30,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..keys import Keys
@@ -40,6 +39,7 @@ from ..scripts import Scripts
 from ..service import NullTelemetry, Telemetry
 from ..settings import Settings
 from ..store import ChatStore
+from ..telemetry import PowertoolsTelemetry
 from .nodes import SlotNode, _s
 
 logger = Logger()
@@ -161,14 +161,6 @@ class Sweeper:
 # -- Lambda entry point ---------------------------------------------------------------------
 
 
-class _MetricsTelemetry:
-    def count(self, name: str, value: float = 1) -> None:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-    def timing(self, name: str, milliseconds: float) -> None:
-        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)
-
-
 _sweeper: Sweeper | None = None
 
 
@@ -183,7 +175,7 @@ def sweeper() -> Sweeper:
         if s.management_endpoint:
             # The signed HTTP notifier the chat handlers use: no boto3 on the cold start.
             notifier = management_notifier(s.management_endpoint, s)
-        _sweeper = Sweeper(redis_client(s), s, notifier, _MetricsTelemetry())
+        _sweeper = Sweeper(redis_client(s), s, notifier, PowertoolsTelemetry(metrics))
     return _sweeper
 
 

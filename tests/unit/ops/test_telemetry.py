@@ -7,6 +7,7 @@ import json
 import pytest
 
 from pairchat.handlers import ws
+from pairchat.telemetry import PowertoolsTelemetry
 
 
 def emf_lines(out: str) -> list[dict[str, object]]:
@@ -18,7 +19,7 @@ def test_error_counts_become_one_metric_with_a_code_dimension(
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "pairchat")  # as the template sets it
     capsys.readouterr()
-    telemetry = ws._PowertoolsTelemetry()
+    telemetry = PowertoolsTelemetry(ws.metrics)
     telemetry.count("Error_invalid_json")
     telemetry.count("Matches")
     telemetry.timing("WaitBeforeMatch", 1234.0)
