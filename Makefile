@@ -24,8 +24,8 @@ system-deps:
 	bash infra/scripts/system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check functions tests
-	$(VENV)/bin/ruff format --check functions tests
+	$(VENV)/bin/ruff check functions tools tests bench
+	$(VENV)/bin/ruff format --check functions tools tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

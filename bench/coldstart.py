@@ -98,12 +98,12 @@ def _handlers() -> list[tuple[str, str, dict[str, Any]]]:
     try:
         import importlib.util
 
-        if importlib.util.find_spec("pairchat.ops.lambda_handler"):
+        if importlib.util.find_spec("pairchat_ops.lambda_handler"):
             found.append(
-                ("ops.lambda_handler", "pairchat.ops.lambda_handler:handler", _ops_event())
+                ("ops.lambda_handler", "pairchat_ops.lambda_handler:handler", _ops_event())
             )
-        if importlib.util.find_spec("pairchat.ops.sweeper"):
-            found.append(("ops.sweeper", "pairchat.ops.sweeper:handler", {}))
+        if importlib.util.find_spec("pairchat.handlers.sweeper"):
+            found.append(("ops.sweeper", "pairchat.handlers.sweeper:handler", {}))
     except ModuleNotFoundError:
         pass
     return found
@@ -152,10 +152,10 @@ def _run_child(target: str, event_path: str, env: dict[str, str]) -> dict[str, A
 
 def _connect(redis_url: str, connection_id: str) -> None:
     """Opens a session for the connection the join and disconnect events come from."""
-    from pairchat.handlers.runtime import redis_client
-    from pairchat.service import ChatService
+    from pairchat.bootstrap import redis_client
+    from pairchat.domain.service import ChatService
+    from pairchat.domain.store import ChatStore
     from pairchat.settings import Settings
-    from pairchat.store import ChatStore
 
     s = Settings.from_env({"REDIS_URL": redis_url})
     service = ChatService(ChatStore(redis_client(s), s), _NoNotifier(), s)

@@ -27,13 +27,13 @@ from bench.common import (
     private_redis,
     standalone,
 )
-from pairchat.handlers.runtime import redis_client
+from pairchat.bootstrap import redis_client
+from pairchat.domain.keys import GENDERS, PREFERENCES, Keys
+from pairchat.domain.scripts import source
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.handlers.ws import handle_connect, handle_message
-from pairchat.keys import GENDERS, PREFERENCES, Keys
-from pairchat.scripts import source
-from pairchat.service import ChatService
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
 
 TOTAL_WAITING = 100_000
 #: The probe's two compatible queues, deep, and what fills them in each scenario.

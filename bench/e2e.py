@@ -29,7 +29,7 @@ from bench.common import RESULTS_DIR, ROOT, Metric, standalone
 
 TARGET_P99_MS = 50.0
 _READY = re.compile(r"WebSocket\s+(ws://\S+)")
-PAIRCHAT = [sys.executable, "-m", "pairchat.cli"]
+PAIRCHAT = [sys.executable, "-m", "pairchat_tools.cli"]
 #: Far above what any bot does: the limits' checks still run, their refusals do not.
 NO_REFUSALS = ["RATE_JOINS_PER_WINDOW=1000000000", "RATE_MESSAGES_PER_WINDOW=1000000000"]
 
@@ -109,8 +109,8 @@ def dev_available() -> bool:
         import importlib.util
 
         return bool(
-            importlib.util.find_spec("pairchat.local.dev")
-            and importlib.util.find_spec("pairchat.local.bots")
+            importlib.util.find_spec("pairchat_tools.local.dev")
+            and importlib.util.find_spec("pairchat_tools.bots")
         )
     except ModuleNotFoundError:
         return False

@@ -25,11 +25,11 @@ from bench.common import (
     private_redis,
     standalone,
 )
-from pairchat.handlers.runtime import redis_client
+from pairchat.bootstrap import redis_client
+from pairchat.domain.scripts import SCRIPT_NAMES, source
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.handlers.ws import handle_connect, handle_message
-from pairchat.scripts import SCRIPT_NAMES, source
-from pairchat.service import ChatService
-from pairchat.store import ChatStore
 
 NOOP = "return {'ok', ARGV[2]}"
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import redis
 
-from pairchat.service import ChatService
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
 from tests.support import redis_server
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

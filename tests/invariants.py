@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pairchat.keys import Keys, compatible
+from pairchat.domain.keys import Keys, compatible
 
 
 @dataclass

@@ -94,3 +94,22 @@ def split_frames(data: bytes) -> list[dict[str, Any]]:
         obj, i = decoder.raw_decode(text, i)
         frames.append(obj)
     return frames
+
+
+def make_sweeper(
+    client: Any,
+    settings: Any,
+    notifier: Any = None,
+    telemetry: Any = None,
+    **bounds: int,
+) -> Any:
+    """A :class:`Sweeper` over ``client``; ``notifier=None`` sweeps without telling anyone."""
+    from pairchat.bootstrap import Unannounced
+    from pairchat.domain.service import ChatService
+    from pairchat.domain.store import ChatStore
+    from pairchat.domain.sweeper import Sweeper
+
+    service = ChatService(
+        ChatStore(client, settings), notifier or Unannounced(), settings, telemetry
+    )
+    return Sweeper(service, announce=notifier is not None, **bounds)

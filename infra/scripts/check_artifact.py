@@ -36,7 +36,7 @@ for layer in layers:
     python = os.path.join(layer, "python")
     roots += [os.path.join(python, "lib", tag, "site-packages"), python]
 sys.path[:0] = ([shadow] if shadow else []) + roots
-from pairchat import scripts
+from pairchat.domain import scripts
 out = {"lua_dir": str(scripts.lua_dir()), "unspliced": [], "roots": roots}
 for name in scripts.SCRIPT_NAMES:
     if re.search(r"^-- @include \w+\s*$", scripts.source(name), re.MULTILINE):
@@ -107,9 +107,38 @@ def host_wheels(requirements: list[str], target: Path) -> None:
         fail(f"could not install host wheels of {requirements}:\n{run.stderr}")
 
 
+#: Code that must never ship to Lambda: the local stack (an unauthenticated Management API
+#: emulator among it), the load generator and the CLI live in ``tools/pairchat_tools``.
+LOCAL_ONLY = ("pairchat_tools", "local", "bots", "cli")
+
+
+def forbidden_code(code_dir: Path, handler: str) -> list[str]:
+    """Paths in an artifact that do not belong there: local/bots/CLI code anywhere, and the
+    ops API in a chat function (only the ops function carries ``pairchat_ops``)."""
+    found = []
+    for path in sorted(code_dir.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(code_dir)
+        top = rel.parts[0]
+        if top.endswith((".dist-info", ".egg-info")) or top not in (
+            "pairchat",
+            "pairchat_ops",
+            "pairchat_tools",
+        ):
+            continue  # third-party dependencies
+        stems = {Path(part).stem for part in rel.parts}
+        if top == "pairchat_tools" or stems & set(LOCAL_ONLY[1:]) or (top == "pairchat_ops" and not handler.startswith("pairchat_ops.")):
+            found.append(str(rel))
+    return found
+
+
 def check_function(
     name: str, code_dir: Path, handler: str, layers: list[Path], lua_src: Path, scratch: Path
 ) -> None:
+    stray = forbidden_code(code_dir, handler)
+    if stray:
+        fail(f"{name}: the artifact holds code that must not ship there: {stray[:5]}")
     lua = code_dir / "pairchat" / "lua"
     if lua.is_symlink() or not lua.is_dir():
         fail(f"{name}: {lua} is not a real directory (symlink not followed?)")
@@ -151,7 +180,7 @@ def main() -> None:
         name: res["Properties"]
         for name, res in template["Resources"].items()
         if res["Type"] == "AWS::Serverless::Function"
-        and str(res["Properties"].get("Handler", global_handler) or "").startswith("pairchat.")
+        and str(res["Properties"].get("Handler", global_handler) or "").startswith("pairchat")
     }
     if not functions:
         fail("no pairchat functions in the built template")

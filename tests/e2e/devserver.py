@@ -52,7 +52,7 @@ def dev_server(
             [
                 sys.executable,
                 "-m",
-                "pairchat.cli",
+                "pairchat_tools.cli",
                 "dev",
                 "--host",
                 "127.0.0.1",

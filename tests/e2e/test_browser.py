@@ -13,7 +13,7 @@ import pytest
 import redis
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from pairchat.keys import Keys
+from pairchat.domain.keys import Keys
 from tests.e2e.conftest import Gateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser")]

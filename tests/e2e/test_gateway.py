@@ -17,9 +17,9 @@ import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
 
-from pairchat.keys import Keys, compatible
-from pairchat.local.template_wiring import default_template, read_wiring
-from pairchat.protocol import MAX_FRAME_BYTES
+from pairchat.domain.keys import Keys, compatible
+from pairchat.domain.protocol import MAX_FRAME_BYTES
+from pairchat_tools.local.template_wiring import default_template, read_wiring
 from tests.e2e.conftest import Gateway
 from tests.e2e.devserver import Client, close_all, open_clients
 
@@ -262,7 +262,7 @@ def test_bots_pair_everyone_and_report_latencies(gateway: Gateway, tmp_path: Pat
         [
             sys.executable,
             "-m",
-            "pairchat.cli",
+            "pairchat_tools.cli",
             "bots",
             "--url",
             gateway.ws_url,

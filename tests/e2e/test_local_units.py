@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from pairchat.local.bots import Stats, _Receipt, percentile
-from pairchat.local.dev import handler_environment, redact
-from pairchat.local.template_wiring import (
+from pairchat.settings import Settings
+from pairchat_tools.bots import Stats, _Receipt, percentile
+from pairchat_tools.local.dev import handler_environment, redact
+from pairchat_tools.local.template_wiring import (
     WiringError,
     default_template,
     load_template,
     read_wiring,
     references,
 )
-from pairchat.settings import Settings
 from tests.support import EVENTS_DIR
 
 
@@ -36,7 +36,7 @@ def test_wiring_follows_template_yaml() -> None:
     for route, spec in wiring.routes.items():
         handler = getattr(importlib.import_module(spec.module), spec.attribute)
         assert callable(handler), route
-        assert spec.code_uri == (template.parent / "functions").resolve()
+        assert spec.code_uri == (template.parent / "functions" / "chat").resolve()
         assert spec.timeout_s > 0
     assert wiring.routes["$connect"].handler == "pairchat.handlers.ws.on_connect"
     assert wiring.routes["join"] is wiring.routes["send"]  # one function for message routes

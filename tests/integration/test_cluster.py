@@ -23,11 +23,11 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from pairchat.handlers.runtime import redis_client
+from pairchat.bootstrap import redis_client
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.handlers.ws import handle_connect, handle_disconnect, handle_message
-from pairchat.service import ChatService
 from pairchat.settings import Settings, SettingsError
-from pairchat.store import ChatStore
 from tests.conftest import RecordingNotifier
 from tests.support import free_port, load_event
 
@@ -252,5 +252,5 @@ def test_without_a_hash_tag_the_cluster_refuses_the_scripts(
         if cluster.get_node_from_key(f"{prefix}sess:u{i}").name != conn_node
     )
     with pytest.raises(redis.ResponseError, match=r"(?i)non local key|cross.?slot|same slot"):
-        store.connect(connection_id, user_id)
+        store.open_session(connection_id, user_id)
     assert sum(len(v) for v in _keys_by_node(cluster).values()) == 0, "nothing half-written"

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import redis
 
-from pairchat.keys import GENDERS, PREFERENCES
-from pairchat.service import ChatService
+from pairchat.domain.keys import GENDERS, PREFERENCES
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
 from tests.invariants import check, compatible_pairs_waiting
 
 pytestmark = pytest.mark.integration

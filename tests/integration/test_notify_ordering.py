@@ -7,9 +7,9 @@ import time
 import pytest
 import redis
 
-from pairchat.errors import NotInRoom
-from pairchat.service import ChatService
-from pairchat.store import ChatStore
+from pairchat.domain.errors import NotInRoom
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from tests.conftest import RecordingNotifier
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from pairchat.errors import AlreadyInRoom, NotJoined, SessionExpired
-from pairchat.keys import GENDERS, PREFERENCES, compatible
+from pairchat.domain.errors import AlreadyInRoom, NotJoined, SessionExpired
+from pairchat.domain.keys import GENDERS, PREFERENCES, compatible
+from pairchat.domain.store import ChatStore, MatchResult
 from pairchat.settings import Settings
-from pairchat.store import ChatStore, MatchResult
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ class Users:
     def connect(self) -> str:
         self.n += 1
         cid = f"c{self.n}"
-        self.store.connect(cid, f"u{self.n}")
+        self.store.open_session(cid, f"u{self.n}")
         return cid
 
     def join(self, cid: str, g: str, p: str, mode: str = "join") -> MatchResult:
@@ -220,7 +220,7 @@ def test_work_per_join_is_bounded_by_the_window(
     store = ChatStore(redis_client, replace(settings, match_scan_window=16))
     keys = store.keys
     joiner_uid = "joiner"
-    store.connect("cj", joiner_uid)
+    store.open_session("cj", joiner_uid)
     pipe = redis_client.pipeline(transaction=False)
     for i in range(depth):
         uid = f"w{i}"
@@ -242,7 +242,7 @@ def test_waiters_a_bounded_scan_kept_apart_meet_on_a_heartbeat(
     """The scan window hides Y from X; Y's heartbeat searches again and finds X."""
     from dataclasses import replace
 
-    from pairchat.service import ChatService
+    from pairchat.domain.service import ChatService
     from tests.conftest import RecordingNotifier
 
     store = ChatStore(redis_client, replace(settings, match_scan_window=2))

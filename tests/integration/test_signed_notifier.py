@@ -18,8 +18,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
+from pairchat.adapters.management import Credentials, DeliveryFailed, SignedHttpNotifier
 from pairchat.handlers import ws
-from pairchat.notifier import Credentials, DeliveryFailed, SignedHttpNotifier
 from tests.support import free_port, load_event
 
 pytestmark = pytest.mark.integration

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pairchat.errors import AlreadyInRoom, NotInRoom
-from pairchat.service import ChatService
+from pairchat.domain.errors import AlreadyInRoom, NotInRoom
+from pairchat.domain.service import ChatService
 from tests.conftest import RecordingNotifier
 
 pytestmark = pytest.mark.integration

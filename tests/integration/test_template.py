@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pairchat.protocol import ACTIONS
+from pairchat.domain.protocol import ACTIONS
 from pairchat.settings import Settings, SettingsError
 from tests.support import EVENTS_DIR
 

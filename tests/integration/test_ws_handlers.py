@@ -16,11 +16,11 @@ from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 
+from pairchat.adapters.management import ManagementApiNotifier, management_client
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.handlers import ws
-from pairchat.notifier import ManagementApiNotifier, management_client
-from pairchat.service import ChatService
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
 from tests.integration.test_pairing_script import snapshot
 from tests.support import free_port, load_event, split_frames
 

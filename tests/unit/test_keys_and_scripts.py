@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from pairchat.keys import GENDERS, PREFERENCES, Keys, compatible
-from pairchat.scripts import SCRIPT_NAMES, lua_dir, source
+from pairchat.domain.keys import GENDERS, PREFERENCES, Keys, compatible
+from pairchat.domain.scripts import SCRIPT_NAMES, lua_dir, source
 
 
 def test_key_names_keep_the_old_design() -> None:

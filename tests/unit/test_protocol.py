@@ -6,8 +6,17 @@ import json
 
 import pytest
 
-from pairchat.errors import InvalidField, InvalidJson, PairchatError, TooLarge, UnknownAction
-from pairchat.protocol import MAX_FRAME_BYTES, Heartbeat, Join, Leave, Next, Send, frame, parse
+from pairchat.domain.errors import InvalidField, InvalidJson, PairchatError, TooLarge, UnknownAction
+from pairchat.domain.protocol import (
+    MAX_FRAME_BYTES,
+    Heartbeat,
+    Join,
+    Leave,
+    Next,
+    Send,
+    frame,
+    parse,
+)
 
 
 def p(obj: object, limit: int = 4096) -> object:
@@ -71,7 +80,7 @@ def test_server_frames_carry_unique_ids() -> None:
 
 
 def test_ref_is_read_and_attached_to_errors() -> None:
-    from pairchat.protocol import parse_with_ref
+    from pairchat.domain.protocol import parse_with_ref
 
     assert parse_with_ref('{"action":"leave","ref":"r1"}', 10) == (Leave(), "r1")
     assert parse_with_ref('{"action":"leave","ref":7}', 10) == (Leave(), None)

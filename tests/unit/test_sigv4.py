@@ -10,7 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from pairchat.notifier import Credentials, sigv4_headers
+from pairchat.adapters.management import Credentials, sigv4_headers
 
 NOW = datetime.datetime(2026, 11, 25, 18, 30, 5, tzinfo=datetime.UTC)
 

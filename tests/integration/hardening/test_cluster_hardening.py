@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 from redis.cluster import RedisCluster
 
-from pairchat.errors import RateLimited
-from pairchat.handlers.runtime import redis_client
-from pairchat.ops.sweeper import Sweeper
-from pairchat.service import ChatService
-from pairchat.store import ChatStore
+from pairchat.bootstrap import redis_client
+from pairchat.domain.errors import RateLimited
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from tests.conftest import RecordingNotifier
 from tests.integration.test_cluster import (  # the cluster fixtures, shared per worker
     _settings,
     cluster,
     cluster_ports,
 )
+from tests.support import make_sweeper
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 __all__ = ["cluster", "cluster_ports"]
@@ -50,7 +50,7 @@ def test_hardening_scripts_on_a_cluster(cluster: RedisCluster, cluster_ports: li
     svc.join("c", "male", "any")
     svc.join("d", "female", "any")
     cluster.delete(svc.store.keys.session("dave"))  # dave's session expired
-    result = Sweeper(cluster, settings, notifier).run()
+    result = make_sweeper(cluster, settings, notifier).run()
     assert result.rooms_reaped == 1 and notifier.last("c")["type"] == "partner_left"
     # every key lives on the one node that owns the prefix's slot
     nodes: dict[str, Any] = {n.name: cluster.keys(target_nodes=n) for n in cluster.get_primaries()}

@@ -10,11 +10,11 @@ import jwt
 import pytest
 import redis
 
-from pairchat.auth import Authenticator
+from pairchat.adapters.auth import Authenticator
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.handlers import ws
-from pairchat.service import ChatService
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
 from tests.conftest import RecordingNotifier
 from tests.support import load_event
 

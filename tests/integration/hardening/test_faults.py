@@ -16,18 +16,17 @@ import pytest
 import redis
 from botocore.retries import standard
 
-from pairchat import notifier as notifier_module
-from pairchat.errors import AlreadyInRoom
+from pairchat.adapters import management as notifier_module
+from pairchat.adapters.management import DeliveryFailed, ManagementApiNotifier, management_client
+from pairchat.domain.errors import AlreadyInRoom
+from pairchat.domain.protocol import frame
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.handlers import ws
-from pairchat.notifier import DeliveryFailed, ManagementApiNotifier, management_client
-from pairchat.ops.sweeper import Sweeper
-from pairchat.protocol import frame
-from pairchat.service import ChatService
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
 from tests.conftest import RecordingNotifier
 from tests.integration.hardening.conftest import MakeService, pair
-from tests.support import load_event
+from tests.support import load_event, make_sweeper
 
 pytestmark = pytest.mark.integration
 
@@ -504,7 +503,7 @@ def test_lost_disconnects_leave_no_trace_after_ttl_and_one_sweep(
     svc.join("e", "male", "male")  # a waiter
     svc.disconnect("a")  # b: partner_reconnecting; a never comes back; b's socket dies too
     time.sleep(1.3)  # every session TTL (and a's grace) has run out; no $disconnect came
-    result = Sweeper(redis_client, svc.settings, notifier).run()
+    result = make_sweeper(redis_client, svc.settings, notifier).run()
     assert result.queue_entries_removed == 1 and result.rooms_reaped == 2
     left = {key.split(":", 2)[1].split(":")[0]: key for key in redis_client.scan_iter()}
     for kind in ("sess", "conn", "room", "wait"):

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from pairchat.errors import RateLimited
+from pairchat.domain.errors import RateLimited
+from pairchat.domain.service import ChatService
 from pairchat.handlers import ws
-from pairchat.service import ChatService
 from tests.conftest import RecordingNotifier
 from tests.integration.hardening.conftest import MakeService, pair
 from tests.support import load_event

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from pairchat.errors import PartnerAway
-from pairchat.ops.sweeper import Sweeper
-from pairchat.service import ChatService
+from pairchat.domain.errors import PartnerAway
+from pairchat.domain.service import ChatService
 from tests.conftest import RecordingNotifier
 from tests.integration.hardening.conftest import MakeService, pair
+from tests.support import make_sweeper
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,7 @@ def test_grace_running_out_is_found_by_the_sweeper(
     ua, ub = pair(service, "a", "b", token=True)
     rid = notifier.last("a")["roomId"]
     service.disconnect("b")
-    sweeper = Sweeper(service.store.client, service.settings, notifier)
+    sweeper = make_sweeper(service.store.client, service.settings, notifier)
     assert sweeper.run().rooms_reaped == 0  # within the grace: the room stands
     _expire_grace(service, ub)
     result = sweeper.run()
@@ -103,10 +103,10 @@ def test_grace_running_out_is_found_by_the_sweeper(
 def test_reap_room_on_the_service(service: ChatService, notifier: RecordingNotifier) -> None:
     _ua, ub = pair(service, "a", "b", token=True)
     rid = notifier.last("a")["roomId"]
-    assert not service.reap_room(rid)
-    assert not service.reap_room("no-such-room")
+    assert not service.reap_room(rid).reaped
+    assert not service.reap_room("no-such-room").reaped
     service.store.client.delete(service.store.keys.session(ub))  # b expired, no $disconnect
-    assert service.reap_room(rid)
+    assert service.reap_room(rid).reaped
     assert notifier.last("a")["type"] == "partner_left"
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pairchat.errors import NoPartner, SessionExpired
+from pairchat.domain.errors import NoPartner, SessionExpired
+from pairchat.domain.service import ChatService
 from pairchat.handlers import ws
-from pairchat.service import ChatService
 from tests.conftest import RecordingNotifier
 from tests.integration.hardening.conftest import pair
 from tests.support import load_event

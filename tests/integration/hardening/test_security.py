@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from pairchat.domain.protocol import MAX_FRAME_BYTES, encode
+from pairchat.domain.service import ChatService
 from pairchat.handlers import ws
-from pairchat.protocol import MAX_FRAME_BYTES, encode
-from pairchat.service import ChatService
 from tests.conftest import RecordingNotifier
 from tests.integration.hardening.conftest import pair
 from tests.integration.hardening.test_rate_limits import snapshot

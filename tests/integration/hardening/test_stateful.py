@@ -41,12 +41,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from pairchat.errors import PairchatError
-from pairchat.keys import GENDERS, PREFERENCES, compatible
-from pairchat.ops.sweeper import Sweeper
-from pairchat.service import ChatService
+from pairchat.domain.errors import PairchatError
+from pairchat.domain.keys import GENDERS, PREFERENCES, compatible
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
+from tests.support import make_sweeper
 
 pytestmark = pytest.mark.integration
 
@@ -112,7 +112,7 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
             self.notifier = StepNotifier()
             self.store = ChatStore(self.r, self.settings)
             self.svc = ChatService(self.store, self.notifier, self.settings)
-            self.sweeper = Sweeper(self.r, self.settings, self.notifier)
+            self.sweeper = make_sweeper(self.r, self.settings, self.notifier)
             self.k = self.store.keys
             self.conn: dict[int, str | None] = dict.fromkeys(range(USERS))
             self.dead: list[str] = []  # silently dead sockets whose $disconnect is pending

@@ -9,9 +9,9 @@ import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from pairchat.ops.api import create_app
-from pairchat.ops.deps import get_redis, get_settings
 from pairchat.settings import Settings
+from pairchat_ops.api import create_app
+from pairchat_ops.deps import get_redis, get_settings
 
 
 def override(app: FastAPI, settings: Settings, client: object) -> None:

@@ -9,11 +9,11 @@ import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from pairchat.keys import Keys
-from pairchat.ops.api import create_app
-from pairchat.service import ChatService
+from pairchat.domain.keys import Keys
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
+from pairchat_ops.api import create_app
 from tests.conftest import RecordingNotifier
 from tests.integration.ops.conftest import override
 from tests.support import free_port

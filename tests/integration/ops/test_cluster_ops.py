@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pairchat.handlers.runtime import redis_client
-from pairchat.ops.api import create_app
-from pairchat.ops.sweeper import Sweeper
-from pairchat.service import ChatService
+from pairchat.bootstrap import redis_client
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
+from pairchat_ops.api import create_app
 from tests.conftest import RecordingNotifier
 from tests.integration.ops.conftest import override
 from tests.integration.test_cluster import redis_cluster
+from tests.support import make_sweeper
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 
@@ -74,7 +74,7 @@ def test_ops_api_and_sweeper_on_a_cluster(cluster_settings: Settings) -> None:
         assert api.get("/reports").json()["total"] == 0
 
         time.sleep(1.1)  # d's session expires; its queue entry stays
-        result = Sweeper(client, cluster_settings, notifier).run()
+        result = make_sweeper(client, cluster_settings, notifier).run()
         assert result.queue_entries_removed == 1 and result.rooms_checked == 1
         assert api.get("/stats").json()["users_waiting"] == 1
     # everything pairchat wrote is on the node that owns the tag's slot

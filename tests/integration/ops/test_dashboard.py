@@ -14,10 +14,10 @@ import redis
 import uvicorn
 from fastapi import FastAPI
 
-from pairchat.ops.api import create_app
-from pairchat.ops.deps import get_redis
-from pairchat.service import ChatService
+from pairchat.domain.service import ChatService
 from pairchat.settings import Settings
+from pairchat_ops.api import create_app
+from pairchat_ops.deps import get_redis
 from tests.integration.ops.conftest import override
 from tests.support import free_port
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pairchat.cli import main
-from pairchat.service import ChatService
+from pairchat.domain.service import ChatService
 from pairchat.settings import Settings
+from pairchat_tools.cli import main
 from tests.conftest import RecordingNotifier
 from tests.support import free_port
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import redis
 
-from pairchat.ops.api import app
-from pairchat.ops.lambda_handler import handler
-from pairchat.service import ChatService
+from pairchat.domain.service import ChatService
 from pairchat.settings import Settings
+from pairchat_ops.api import app
+from pairchat_ops.lambda_handler import handler
 from tests.integration.ops.conftest import override
 
 pytestmark = pytest.mark.integration

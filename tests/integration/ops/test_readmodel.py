@@ -6,9 +6,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from pairchat.ops.readmodel import ReadModel
-from pairchat.service import ChatService
+from pairchat.domain.service import ChatService
 from pairchat.settings import Settings
+from pairchat_ops.readmodel import ReadModel
 
 pytestmark = pytest.mark.integration
 

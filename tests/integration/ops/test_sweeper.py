@@ -9,15 +9,15 @@ from dataclasses import dataclass, replace
 import pytest
 import redis
 
-from pairchat.errors import InvalidField
-from pairchat.keys import Keys
-from pairchat.ops import sweeper as sweeper_module
-from pairchat.ops.sweeper import Sweeper
-from pairchat.scripts import Scripts
-from pairchat.service import ChatService
+from pairchat.domain.errors import InvalidField
+from pairchat.domain.keys import Keys
+from pairchat.domain.scripts import Scripts
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
+from pairchat.handlers import sweeper as sweeper_module
 from pairchat.settings import Settings
-from pairchat.store import ChatStore
 from tests.conftest import RecordingNotifier
+from tests.support import make_sweeper
 
 pytestmark = pytest.mark.integration
 
@@ -64,14 +64,14 @@ def test_removes_queue_entries_of_expired_sessions_and_keeps_live_ones(
     expire()
     assert redis_client.zcard(keys.queue("male", "female")) == 4  # nothing else cleans them
     telemetry = RecordingTelemetry()
-    result = Sweeper(redis_client, settings, notifier, telemetry).run()
+    result = make_sweeper(redis_client, settings, notifier, telemetry).run()
     assert result.queue_entries_removed == 3
     assert result.queue_entries_checked == 4
     assert redis_client.zrange(keys.queue("male", "female"), 0, -1) == [kept]
     assert telemetry.counts["SweptQueueEntries"] == 3
     assert telemetry.counts["SweptRooms"] == 0
     # idempotent: a second run finds nothing more
-    assert Sweeper(redis_client, settings, notifier).run().queue_entries_removed == 0
+    assert make_sweeper(redis_client, settings, notifier).run().queue_entries_removed == 0
 
 
 def test_reaps_a_room_whose_partner_vanished_and_tells_the_survivor(
@@ -91,7 +91,7 @@ def test_reaps_a_room_whose_partner_vanished_and_tells_the_survivor(
     expire()
     assert redis_client.exists(keys.room(room)) == 1  # the room outlives its member
     telemetry = RecordingTelemetry()
-    result = Sweeper(redis_client, settings, notifier, telemetry).run()
+    result = make_sweeper(redis_client, settings, notifier, telemetry).run()
     assert result.rooms_checked == 2 and result.rooms_reaped == 1
     assert result.partners_notified == 1
     assert notifier.last("stays") == {
@@ -116,7 +116,7 @@ def test_a_gone_survivor_is_erased_instead_of_told(
     live.join("zombie", "female", "male")
     expire()
     notifier.gone.add("zombie")
-    result = Sweeper(redis_client, settings, notifier).run()
+    result = make_sweeper(redis_client, settings, notifier).run()
     assert result.rooms_reaped == 1 and result.partners_notified == 0
     assert redis_client.exists(keys.session(survivor), keys.connection("zombie")) == 0
 
@@ -130,7 +130,7 @@ def test_work_per_run_is_bounded_and_runs_resume_where_the_last_stopped(
         dying.connect(f"d{i}")
         dying.join(f"d{i}", "male", "female")
     expire()
-    sweeper = Sweeper(redis_client, settings, None, max_queue_entries=60, page=30)
+    sweeper = make_sweeper(redis_client, settings, None, max_queue_entries=60, page=30)
     removed = []
     for _ in range(30):
         result = sweeper.run()
@@ -154,7 +154,7 @@ def test_room_sweeping_is_bounded_and_resumes(
         dying.join(f"a{i}", "male", "female")
         live.join(f"b{i}", "female", "male")
     expire()
-    sweeper = Sweeper(redis_client, settings, notifier, max_room_scan=20, scan_count=10)
+    sweeper = make_sweeper(redis_client, settings, notifier, max_room_scan=20, scan_count=10)
     checked, reaped = [], 0
     for _ in range(100):
         result = sweeper.run()
@@ -233,7 +233,7 @@ def test_pairchat_sweep_runs_one_sweep_by_hand(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pairchat.cli import main
+    from pairchat_tools.cli import main
 
     monkeypatch.delenv("MANAGEMENT_ENDPOINT", raising=False)
     _, dying = services(redis_client, settings, short, notifier)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from moto import mock_aws
 
-from pairchat.auth import Authenticator, Refused, check_origin
+from pairchat.adapters.auth import Authenticator, Refused, check_origin
 from pairchat.settings import Settings, SettingsError
 
 SECRET = "a-test-secret-of-at-least-32-bytes!!"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from pairchat.keys import Keys
-from pairchat.scripts import lua_dir, source
+from pairchat.domain.keys import Keys
+from pairchat.domain.scripts import lua_dir, source
 
 
 def test_rate_block_and_reports_keys_match_keys_py() -> None:

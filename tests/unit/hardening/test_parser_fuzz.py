@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairchat.errors import PairchatError
-from pairchat.protocol import (
+from pairchat.domain.errors import PairchatError
+from pairchat.domain.protocol import (
     ACTIONS,
     Block,
     Heartbeat,
@@ -23,7 +23,7 @@ from pairchat.protocol import (
     encode,
     parse,
 )
-from pairchat.protocol import frame as server_frame
+from pairchat.domain.protocol import frame as server_frame
 
 LIMIT = 64
 #: Every code point, lone surrogates included (JSON can carry them as \\udXXX escapes).

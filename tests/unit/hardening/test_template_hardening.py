@@ -7,8 +7,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from pairchat.local.template_wiring import Tag, load_template
 from pairchat.settings import Settings
+from pairchat_tools.local.template_wiring import Tag, load_template
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 

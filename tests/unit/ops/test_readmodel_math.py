@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pairchat.ops.readmodel import percentile, summarize, window
+from pairchat_ops.readmodel import percentile, summarize, window
 
 
 def test_nearest_rank_percentiles() -> None:

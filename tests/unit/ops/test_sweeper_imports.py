@@ -12,7 +12,7 @@ class Block:
         if name.split(".")[0] in ("fastapi", "pydantic", "starlette", "mangum", "rich"):
             raise ImportError(f"the sweeper must not need {name}")
 sys.meta_path.insert(0, Block())
-import pairchat.ops.sweeper as s
+import pairchat.handlers.sweeper as s
 assert callable(s.handler)
 print("ok")
 """

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from pairchat.adapters.telemetry import PowertoolsTelemetry
 from pairchat.handlers import ws
-from pairchat.telemetry import PowertoolsTelemetry
 
 
 def emf_lines(out: str) -> list[dict[str, object]]:

@@ -64,12 +64,13 @@ def test_every_ops_route_carries_the_authorizer(template: dict[str, Any]) -> Non
 
 
 def test_functions_point_at_the_ops_entry_points(template: dict[str, Any]) -> None:
-    from pairchat.ops import lambda_handler, sweeper
+    from pairchat.handlers import sweeper
+    from pairchat_ops import lambda_handler
 
     res = template["Resources"]
-    assert res["OpsFunction"]["Properties"]["Handler"] == "pairchat.ops.lambda_handler.handler"
+    assert res["OpsFunction"]["Properties"]["Handler"] == "pairchat_ops.lambda_handler.handler"
     assert callable(lambda_handler.handler)
-    assert res["SweeperFunction"]["Properties"]["Handler"] == "pairchat.ops.sweeper.handler"
+    assert res["SweeperFunction"]["Properties"]["Handler"] == "pairchat.handlers.sweeper.handler"
     assert callable(sweeper.handler)
     (schedule,) = res["SweeperFunction"]["Properties"]["Events"].values()
     assert schedule["Type"] == "Schedule"
@@ -118,7 +119,9 @@ def test_alarms_cover_lambda_cache_and_management_api(template: dict[str, Any]) 
 def test_dashboard_graphs_only_metrics_the_code_emits(template: dict[str, Any]) -> None:
     body = template["Resources"]["OpsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "1", body))
-    code = "\n".join(p.read_text() for p in (ROOT / "functions" / "pairchat").rglob("*.py"))
+    code = "\n".join(
+        p.read_text() for p in (ROOT / "functions" / "chat" / "pairchat").rglob("*.py")
+    )
     names = set()
     for widget in dashboard["widgets"]:
         previous: list[Any] = []

@@ -1,0 +1,124 @@
+"""The composition root: the one place that builds clients (Redis, Management API) and wires
+them into the domain. The chat handlers, the sweeper, the ops API and the CLI all build
+their clients here, once per cold start (or per command).
+
+Tests do not go through here: they build a :class:`~pairchat.domain.service.ChatService` with a
+real test Redis and a fake or moto-backed notifier and hand it to the adapter functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pairchat.adapters.auth import Authenticator
+from pairchat.adapters.management import (
+    Credentials,
+    ManagementApiNotifier,
+    SignedHttpNotifier,
+    default_credentials,
+    management_client,
+)
+from pairchat.domain.ports import Notifier, Telemetry
+from pairchat.domain.service import ChatService
+from pairchat.domain.store import ChatStore
+from pairchat.domain.sweeper import Sweeper
+from pairchat.settings import Settings
+
+
+def redis_client(settings: Settings) -> Any:
+    """A redis-py client for the configured URL: a cluster client in cluster mode."""
+    import redis
+
+    common: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 2.0,
+        "health_check_interval": 30,
+    }
+    if settings.redis_cluster:
+        from redis.cluster import RedisCluster
+
+        return RedisCluster.from_url(settings.redis_url, **common)  # type: ignore[no-untyped-call]
+    return redis.Redis.from_url(settings.redis_url, **common)
+
+
+def endpoint_from_event(event: dict[str, Any]) -> str:
+    """The Management API endpoint of the API that sent this event."""
+    ctx = event.get("requestContext") or {}
+    return f"https://{ctx.get('domainName')}/{ctx.get('stage')}"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: ChatStore
+    telemetry: Telemetry | None = None
+    _services: dict[str, ChatService] = field(default_factory=dict)
+    #: Verifies $connect tokens; holds the key fetched once per cold start.
+    authenticator: Authenticator | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, telemetry: Telemetry | None = None) -> Runtime:
+        store = ChatStore(redis_client(settings), settings)
+        return cls(settings, store, telemetry, authenticator=Authenticator.from_settings(settings))
+
+    def service_for(self, event: dict[str, Any]) -> ChatService:
+        """The service posting to this event's API (one Management client per endpoint)."""
+        endpoint = self.settings.management_endpoint or endpoint_from_event(event)
+        service = self._services.get(endpoint)
+        if service is None:
+            notifier = management_notifier(endpoint, self.settings)
+            service = ChatService(self.store, notifier, self.settings, self.telemetry)
+            self._services[endpoint] = service
+        return service
+
+
+def management_notifier(
+    endpoint: str, s: Settings, transport: Literal["http", "boto3"] | None = None
+) -> Notifier:
+    """The Management API notifier the settings ask for (see ``management_transport``)."""
+    if (transport or s.management_transport) == "boto3":
+        client = management_client(
+            endpoint,
+            s.aws_region,
+            s.management_timeout_s,
+            s.management_max_attempts,
+            s.management_max_pool_connections,
+        )
+        return ManagementApiNotifier(client)
+    if s.aws_access_key_id and s.aws_secret_access_key:
+        credentials = Credentials(s.aws_access_key_id, s.aws_secret_access_key, s.aws_session_token)
+    else:
+        credentials = default_credentials()
+    return SignedHttpNotifier(
+        endpoint,
+        s.aws_region,
+        credentials,
+        s.management_timeout_s,
+        s.management_max_attempts,
+        s.management_max_pool_connections,
+    )
+
+
+class Unannounced:
+    """The sweeper's notifier when no Management API endpoint is configured: nobody is told
+    (the survivor's next heartbeat answers ``idle``)."""
+
+    def post(self, connection_id: str, frame: dict[str, Any]) -> bool:
+        return True
+
+
+def sweeper_from_settings(
+    s: Settings,
+    telemetry: Telemetry | None = None,
+    transport: Literal["http", "boto3"] | None = None,
+) -> Sweeper:
+    """The sweeper the scheduled Lambda and ``pairchat sweep`` run: the signed HTTP notifier
+    (no boto3 on the Lambda cold start) when an endpoint is configured."""
+    store = ChatStore(redis_client(s), s)
+    notifier: Notifier = Unannounced()
+    if s.management_endpoint:
+        notifier = management_notifier(s.management_endpoint, s, transport)
+    service = ChatService(store, notifier, s, telemetry)
+    return Sweeper(service, announce=bool(s.management_endpoint))

@@ -1,0 +1,39 @@
+"""What the domain needs from the outside world, as protocols the domain owns.
+
+The adapters in :mod:`pairchat.adapters` implement them against AWS; tests hand in their own
+(a recording notifier, :class:`NullTelemetry`) without patching anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Notifier(Protocol):
+    """Pushes a frame to a connection: True when delivered, False when the connection is
+    gone (a 410). Anything else that fails after bounded retries raises
+    :class:`DeliveryFailed`."""
+
+    def post(self, connection_id: str, frame: dict[str, Any]) -> bool: ...
+
+
+class DeliveryFailed(RuntimeError):
+    """The Management API failed for a reason other than a gone connection."""
+
+
+class Telemetry(Protocol):
+    """Counters and timings; the Lambda adapter maps them to CloudWatch EMF metrics."""
+
+    def count(self, name: str, value: float = 1) -> None: ...
+
+    def timing(self, name: str, milliseconds: float) -> None: ...
+
+
+class NullTelemetry:
+    """Telemetry that records nothing (tests, the CLI)."""
+
+    def count(self, name: str, value: float = 1) -> None:
+        pass
+
+    def timing(self, name: str, milliseconds: float) -> None:
+        pass

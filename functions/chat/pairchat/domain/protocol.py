@@ -1,0 +1,177 @@
+"""The wire protocol: client frames parsed into commands, server frames built.
+
+Parsing never trusts identity fields: a ``userId``, ``roomId``, ``partnerId`` or
+``connectionId`` in a client frame is ignored (the server decides those from Redis).
+Every server frame carries a random ``id`` so a client can drop a duplicate delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from pairchat.domain.errors import InvalidField, InvalidJson, PairchatError, TooLarge, UnknownAction
+from pairchat.domain.keys import GENDERS, PREFERENCES
+
+#: API Gateway's WebSocket frame limit; nothing larger can arrive, but the emulator and
+#: direct invocations are held to it too.
+MAX_FRAME_BYTES = 128 * 1024
+
+
+@dataclass(frozen=True)
+class Join:
+    gender: str
+    preference: str
+
+
+@dataclass(frozen=True)
+class Next:
+    """``next``: gender and preference are optional and default to the last join's."""
+
+    gender: str = ""
+    preference: str = ""
+
+
+@dataclass(frozen=True)
+class Send:
+    text: str
+
+
+@dataclass(frozen=True)
+class Leave:
+    pass
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    pass
+
+
+@dataclass(frozen=True)
+class Report:
+    """``report``: about the current (or just-left) partner, as the server knows it."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Block:
+    """``block``: the current (or just-left) partner, as the server knows it."""
+
+
+Command = Join | Next | Send | Leave | Heartbeat | Report | Block
+ACTIONS = ("join", "send", "next", "leave", "heartbeat", "report", "block")
+MAX_REASON_CHARS = 500
+#: Longest ``ref`` echoed back; a longer or non-string one is ignored.
+MAX_REF_CHARS = 64
+
+
+def _choice(frame: dict[str, Any], name: str, allowed: tuple[str, ...], required: bool) -> str:
+    value = frame.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidField(f"'{name}' must be one of: {', '.join(allowed)}.")
+    return value
+
+
+def _require_unicode(value: str, name: str) -> None:
+    """JSON can carry lone surrogates (``"\\ud800"``) that no UTF-8 frame can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidField(f"'{name}' must be valid Unicode text.") from None
+
+
+def parse(
+    body: str | bytes | None, max_text_chars: int, max_reason_chars: int = MAX_REASON_CHARS
+) -> Command:
+    """Parses one client frame. Raises a :class:`PairchatError` subclass on bad input."""
+    return parse_with_ref(body, max_text_chars, max_reason_chars)[0]
+
+
+def _ref(frame: dict[str, Any]) -> str | None:
+    ref = frame.get("ref")
+    if isinstance(ref, str) and 0 < len(ref) <= MAX_REF_CHARS and ref.isprintable():
+        return ref
+    return None
+
+
+def parse_with_ref(
+    body: str | bytes | None, max_text_chars: int, max_reason_chars: int = MAX_REASON_CHARS
+) -> tuple[Command, str | None]:
+    """Parses one client frame and its optional ``ref``: an opaque client string that error
+    frames echo, so a client can tell which of its frames a (late) error refers to. An error
+    raised for a frame that had one carries it in ``.ref``."""
+    if body is None or body == "" or body == b"":
+        raise InvalidJson("The frame is empty; send a JSON object with an 'action'.")
+    if len(body) > MAX_FRAME_BYTES:
+        raise TooLarge(f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+    try:
+        frame = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidJson("The frame is not valid JSON.") from None
+    if not isinstance(frame, dict):
+        raise InvalidJson("The frame must be a JSON object with an 'action'.")
+    ref = _ref(frame)
+    try:
+        return _command(frame, max_text_chars, max_reason_chars), ref
+    except PairchatError as error:
+        error.ref = ref
+        raise
+
+
+def _command(frame: dict[str, Any], max_text_chars: int, max_reason_chars: int) -> Command:
+    action = frame.get("action")
+    if not isinstance(action, str) or not action:
+        raise UnknownAction("The frame has no 'action'.")
+    if action == "join":
+        return Join(
+            gender=_choice(frame, "gender", GENDERS, True),
+            preference=_choice(frame, "preference", PREFERENCES, True),
+        )
+    if action == "next":
+        g = _choice(frame, "gender", GENDERS, False)
+        p = _choice(frame, "preference", PREFERENCES, False)
+        if bool(g) != bool(p):
+            raise InvalidField("'next' takes both gender and preference, or neither.")
+        return Next(g, p)
+    if action == "send":
+        text = frame.get("text")
+        if not isinstance(text, str):
+            raise InvalidField("'text' must be a string.")
+        _require_unicode(text, "text")
+        if not text.strip():
+            raise InvalidField("'text' must not be empty.")
+        if len(text) > max_text_chars:
+            raise TooLarge(f"Messages are limited to {max_text_chars} characters.")
+        return Send(text)
+    if action == "leave":
+        return Leave()
+    if action == "heartbeat":
+        return Heartbeat()
+    if action == "report":
+        reason = frame.get("reason")
+        if reason is None:
+            reason = ""
+        if not isinstance(reason, str):
+            raise InvalidField("'reason' must be a string.")
+        _require_unicode(reason, "reason")
+        if len(reason) > max_reason_chars:
+            raise TooLarge(f"Report reasons are limited to {max_reason_chars} characters.")
+        return Report(reason.strip())
+    if action == "block":
+        return Block()
+    shown = action if len(action) <= 32 else action[:32] + "..."
+    raise UnknownAction(f"Unknown action {shown!r}. Use one of: {', '.join(ACTIONS)}.")
+
+
+def frame(type_: str, **fields: Any) -> dict[str, Any]:
+    """A server frame: ``type``, a random ``id`` for de-duplication, then the fields."""
+    return {"type": type_, "id": secrets.token_hex(8), **fields}
+
+
+def encode(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()

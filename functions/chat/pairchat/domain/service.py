@@ -1,0 +1,270 @@
+"""The chat domain: what each client action does, in terms of the store and the notifier.
+
+Knows nothing of Lambda events or HTTP. Frames go out through a :class:`Notifier`; a post
+that meets a gone connection (410) erases that connection's state and tells its partner,
+so nobody is left in a room with a dead peer.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pairchat.domain.errors import PairchatError
+from pairchat.domain.ports import DeliveryFailed, Notifier, NullTelemetry, Telemetry
+from pairchat.domain.protocol import (
+    Block,
+    Command,
+    Heartbeat,
+    Join,
+    Leave,
+    Next,
+    Report,
+    Send,
+    frame,
+)
+from pairchat.domain.store import ChatStore, JoinMode, MatchResult
+from pairchat.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def new_room_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_user_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Reaped:
+    """What :meth:`ChatService.reap_room` did."""
+
+    reaped: bool
+    #: The survivor was told ``partner_left``.
+    told: bool
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: ChatStore,
+        notifier: Notifier,
+        settings: Settings,
+        telemetry: Telemetry | None = None,
+        room_ids: Callable[[], str] = new_room_id,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.settings = settings
+        self.telemetry = telemetry or NullTelemetry()
+        self._room_ids = room_ids
+
+    # -- connection lifecycle -------------------------------------------------------------
+
+    def connect(
+        self, connection_id: str, user_id: str | None = None, authenticated: bool = False
+    ) -> str:
+        """Opens a session for a new connection. The user id is the server's to decide:
+        generated, or the subject of a verified token (``authenticated``), whose session
+        may then be resumed after a lost socket."""
+        uid = user_id or new_user_id()
+        result = self.store.open_session(connection_id, uid, authenticated)
+        self.telemetry.count("Connects")
+        if result.resumed_room_id:
+            self.telemetry.count("Resumes")
+            partner = result.partner_connection
+            back = frame("partner_back", roomId=result.resumed_room_id)
+            if partner and not self.notifier.post(partner, back):
+                # The partner died meanwhile: end the room. The connecting socket cannot be
+                # told before $connect returns; its first heartbeat answers `idle`.
+                self.telemetry.count("GoneConnections")
+                self.store.leave(partner, "gone")
+        return uid
+
+    def disconnect(self, connection_id: str) -> None:
+        result = self.store.leave(connection_id, "disconnect")
+        if result.away:
+            grace_ms = self.settings.reconnect_grace_s * 1000
+            self._post_or_drop(
+                result.partner_connection,
+                frame("partner_reconnecting", roomId=result.room_id, graceMs=grace_ms),
+            )
+        elif result.partner_connection:
+            self._tell_partner_left(result.partner_connection, result.room_id)
+
+    def reap_room(self, room_id: str, announce: bool = True) -> Reaped:
+        """Ends a room whose partner's session is gone (the sweeper's job) and tells the
+        survivor ``partner_left`` when ``announce``; a survivor found gone is erased too."""
+        result = self.store.reap(room_id)
+        if result.status != "reaped":
+            return Reaped(reaped=False, told=False)
+        self.telemetry.count("RoomsReaped")
+        told = False
+        if announce and result.survivor_connection:
+            told = self.notifier.post(
+                result.survivor_connection, frame("partner_left", roomId=room_id)
+            )
+            if not told:
+                self._drop(result.survivor_connection)
+        return Reaped(reaped=True, told=told)
+
+    # -- client actions ---------------------------------------------------------------------
+
+    def handle(self, connection_id: str, command: Command) -> None:
+        """Runs one parsed client command. Domain refusals raise :class:`PairchatError`."""
+        if isinstance(command, Join):
+            self.join(connection_id, command.gender, command.preference)
+        elif isinstance(command, Next):
+            self.next(connection_id, command.gender, command.preference)
+        elif isinstance(command, Send):
+            self.send(connection_id, command.text)
+        elif isinstance(command, Leave):
+            self.leave(connection_id)
+        elif isinstance(command, Heartbeat):
+            self.heartbeat(connection_id)
+        elif isinstance(command, Report):
+            self.report(connection_id, command.reason)
+        elif isinstance(command, Block):
+            self.block(connection_id)
+        else:  # pragma: no cover - exhaustive
+            raise TypeError(f"unhandled command {command!r}")
+
+    def join(self, connection_id: str, gender: str, preference: str) -> None:
+        self.telemetry.count("Joins")
+        self._pair(connection_id, "join", gender, preference)
+
+    def next(self, connection_id: str, gender: str = "", preference: str = "") -> None:
+        self.telemetry.count("Nexts")
+        self._pair(connection_id, "next", gender, preference)
+
+    def send(self, connection_id: str, text: str) -> None:
+        """Relays text to the partner. Raises :class:`PartnerAway` while the partner is
+        within its reconnect grace (nothing is queued for it)."""
+        relay = self.store.relay(connection_id)
+        if relay.partner_gone:
+            self._post_or_drop(connection_id, frame("partner_left", roomId=relay.room_id))
+            return
+        delivered = self.notifier.post(
+            relay.partner_connection, frame("message", roomId=relay.room_id, text=text)
+        )
+        if delivered:
+            self.telemetry.count("Messages")
+        else:
+            self._drop(relay.partner_connection)
+
+    def leave(self, connection_id: str) -> None:
+        result = self.store.leave(connection_id, "leave")
+        if result.partner_connection:
+            self._tell_partner_left(result.partner_connection, result.room_id)
+        self._post_or_drop(connection_id, frame("left", roomId=result.room_id or None))
+
+    def heartbeat(self, connection_id: str) -> None:
+        result = self.store.heartbeat(connection_id)
+        if result.left_room_id:
+            self._tell_partner_left(connection_id, result.left_room_id)
+        if result.state == "room":
+            pong = frame("pong", state="room", roomId=result.room_id, partnerId=result.partner_id)
+        else:
+            pong = frame("pong", state=result.state)
+        self._post_or_drop(connection_id, pong)
+        if result.state == "queued":
+            # A join's scan is bounded, so two compatible waiters can miss each other (the
+            # window was full of one's recent partners). Waiters search again on heartbeats.
+            retry = self.store.match(connection_id, "retry", "", "", self._room_ids())
+            if retry.matched:
+                self.telemetry.count("RetryMatches")
+                self._settle(connection_id, retry)
+
+    def report(self, connection_id: str, reason: str) -> None:
+        """Files a report about the partner the server knows (never one named by the client)."""
+        result = self.store.report(connection_id, reason)
+        if result.detail:
+            self.telemetry.count("Reports")
+        self._post_or_drop(connection_id, frame("reported", roomId=result.room_id))
+
+    def block(self, connection_id: str) -> None:
+        """Blocks the partner the server knows; a live room with it ends."""
+        result = self.store.block(connection_id)
+        self.telemetry.count("Blocks")
+        if result.detail:
+            self._tell_partner_left(result.detail, result.room_id)
+        self._post_or_drop(connection_id, frame("blocked", roomId=result.room_id))
+
+    def reject(self, connection_id: str, error: PairchatError) -> None:
+        """Tells the client why its frame was refused."""
+        self.telemetry.count(f"Error_{error.code}")
+        fields = {"code": error.code, "message": error.message}
+        if error.ref is not None:
+            fields["ref"] = error.ref
+        self._post_or_drop(connection_id, frame("error", **fields))
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _pair(self, connection_id: str, mode: JoinMode, gender: str, preference: str) -> None:
+        result = self.store.match(connection_id, mode, gender, preference, self._room_ids())
+        if result.left_partner_connection:
+            self._tell_partner_left(result.left_partner_connection, result.left_room_id)
+        if result.stale_removed:
+            self.telemetry.count("StaleWaitersRemoved", result.stale_removed)
+        self._settle(connection_id, result)
+
+    def _settle(self, connection_id: str, result: MatchResult) -> None:
+        """Announces a reserved pair, re-pairing (bounded) while the partner proves dead."""
+        attempts = 0
+        while result.matched:
+            outcome = self._announce(connection_id, result)
+            if outcome != "waiter_gone":
+                return
+            # The waiter was dead although its session had not expired yet. The joiner was
+            # told nothing; pair it again (bounded), then just queue it.
+            attempts += 1
+            mode: JoinMode = "join" if attempts <= self.settings.rematch_attempts else "queue"
+            result = self.store.match(
+                connection_id, mode, result.gender, result.preference, self._room_ids()
+            )
+        self._post_or_drop(connection_id, frame("queued", queue=result.queue))
+
+    def _announce(self, connection_id: str, result: MatchResult) -> str:
+        """Tells both users of a reserved pair: the waiter first, then the joiner."""
+        room = result.room_id
+        waiter_frame = frame("matched", roomId=room, partnerId=result.user_id)
+        if not self._deliver(result.partner_connection, waiter_frame):
+            self.telemetry.count("GoneConnections")
+            self.store.leave(result.partner_connection, "gone")  # dissolves the room too
+            return "waiter_gone"
+        joiner_frame = frame("matched", roomId=room, partnerId=result.partner_id)
+        if not self._deliver(connection_id, joiner_frame):
+            self._drop(connection_id)  # tells the waiter partner_left
+            return "joiner_gone"
+        self.telemetry.count("Matches")
+        self.telemetry.timing("WaitBeforeMatch", result.waited_ms)
+        return "matched"
+
+    def _deliver(self, connection_id: str, data: dict[str, Any]) -> bool:
+        """A ``matched`` post. Failing after the notifier's bounded retries (throttling,
+        5xx) counts as gone: a pair one side was not told of must not stand."""
+        try:
+            return self.notifier.post(connection_id, data)
+        except DeliveryFailed:
+            log.warning("matched frame undeliverable after retries; treating it as gone")
+            self.telemetry.count("DeliveryFailures")
+            return False
+
+    def _tell_partner_left(self, partner_connection: str, room_id: str) -> None:
+        self._post_or_drop(partner_connection, frame("partner_left", roomId=room_id))
+
+    def _post_or_drop(self, connection_id: str, data: dict[str, Any]) -> None:
+        if not self.notifier.post(connection_id, data):
+            self._drop(connection_id)
+
+    def _drop(self, connection_id: str) -> None:
+        """A post met 410: erase the connection and tell its partner, if it had one."""
+        self.telemetry.count("GoneConnections")
+        result = self.store.leave(connection_id, "gone")
+        if result.partner_connection:
+            self._tell_partner_left(result.partner_connection, result.room_id)

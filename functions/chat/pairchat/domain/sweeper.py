@@ -1,0 +1,132 @@
+"""The scheduled sweeper: removes what a lost ``$disconnect`` leaves behind.
+
+Sessions and connection keys expire by TTL on their own. What does not expire is a queue
+entry (sorted-set members have no TTL) and, while the other member keeps heartbeating, a
+room whose partner's session is gone. Each run therefore
+
+* pages through every queue with ``ZSCAN`` and hands each page to ``sweep.lua``, which
+  re-checks every entry atomically and removes the stale ones (match.lua's rule);
+* pages through ``room:*`` keys with ``SCAN`` and runs ``reap.lua`` on each room, which ends
+  a room one of whose members is gone; the survivor is told ``partner_left`` (when the
+  Management API endpoint is configured).
+
+Work per run is bounded: at most ``max_queue_entries`` entries per queue and
+``max_room_scan`` keys of SCAN work for rooms (``scan_count`` per call; SCAN's MATCH filters on
+the server, so only room keys travel, and each one costs one ``reap.lua`` call). The cursors
+are kept in Redis (``Keys.sweeper()``), so the next run resumes where this one stopped and
+a full pass over any amount of data takes a bounded number of runs. Every write is checked
+inside a script, so two overlapping runs are harmless.
+
+Lambda entry point: :mod:`pairchat.handlers.sweeper`, on an EventBridge schedule
+(template.yaml). By hand (or under ``pairchat dev``, which has no scheduler):
+``pairchat sweep`` (:mod:`pairchat_tools.sweep`). Rooms are ended through
+:meth:`ChatService.reap_room`, the same path the chat handlers' domain uses.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pairchat.domain.keys import Keys
+from pairchat.domain.nodes import SlotNode, as_text
+from pairchat.domain.service import ChatService
+
+ROOMS_CURSOR = "rooms"
+
+
+@dataclass
+class SweepResult:
+    queue_entries_checked: int = 0
+    queue_entries_removed: int = 0
+    rooms_checked: int = 0
+    rooms_reaped: int = 0
+    partners_notified: int = 0
+    #: Areas (queue names, ``rooms``) whose cursor came back to 0 in this run.
+    passes_completed: int = 0
+    duration_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Sweeper:
+    """One bounded pass of cleanup; ``service`` posts ``partner_left`` to survivors when its
+    notifier can reach them (``announce=False`` when there is no Management API to call)."""
+
+    def __init__(
+        self,
+        service: ChatService,
+        announce: bool = True,
+        max_queue_entries: int = 2000,
+        max_room_scan: int = 50_000,
+        page: int = 200,
+        scan_count: int = 1000,
+    ) -> None:
+        self.service = service
+        self.store = service.store
+        #: The store's client, for the SCAN/ZSCAN paging that no script can do.
+        self.client: Any = service.store.client
+        self.keys: Keys = service.store.keys
+        self.announce = announce
+        self.max_queue_entries = max_queue_entries
+        self.max_room_scan = max_room_scan
+        self.page = page
+        self.scan_count = scan_count
+        self.node = SlotNode(self.client, self.keys.sweeper())
+
+    def run(self) -> SweepResult:
+        start = time.perf_counter()
+        result = SweepResult()
+        raw = self.client.hgetall(self.keys.sweeper()) or {}
+        cursors = {as_text(k): int(as_text(v)) for k, v in raw.items()}
+        new_cursors: dict[str, int] = {}
+        for gender, preference, key in self.keys.all_queues():
+            name = self.keys.queue_name(gender, preference)
+            cursor = self._sweep_queue(key, name, cursors.get(name, 0), result)
+            new_cursors[name] = cursor
+            result.passes_completed += cursor == 0
+        cursor = self._sweep_rooms(cursors.get(ROOMS_CURSOR, 0), result)
+        new_cursors[ROOMS_CURSOR] = cursor
+        result.passes_completed += cursor == 0
+        self.client.hset(self.keys.sweeper(), mapping=new_cursors)
+        result.duration_ms = round((time.perf_counter() - start) * 1000, 3)
+        self._emit(result)
+        return result
+
+    def _sweep_queue(self, key: str, name: str, cursor: int, result: SweepResult) -> int:
+        seen = 0
+        while True:
+            cursor, entries = self.client.zscan(key, cursor, count=self.page)
+            members = [as_text(member) for member, _ in entries]
+            seen += len(members)
+            for i in range(0, len(members), self.page):
+                swept = self.store.sweep_queue(name, members[i : i + self.page])
+                result.queue_entries_removed += swept.removed
+                result.queue_entries_checked += swept.checked
+            if cursor == 0 or seen >= self.max_queue_entries:
+                return int(cursor)
+
+    def _sweep_rooms(self, cursor: int, result: SweepResult) -> int:
+        prefix = self.keys.room("")
+        match = self.keys.pattern("room")
+        visited = 0
+        while True:
+            cursor, keys = self.node.scan(cursor, self.scan_count, match=match)
+            visited += self.scan_count
+            for key in keys:
+                if not key.startswith(prefix):
+                    continue
+                result.rooms_checked += 1
+                reaped = self.service.reap_room(key[len(prefix) :], announce=self.announce)
+                result.rooms_reaped += reaped.reaped
+                result.partners_notified += reaped.told
+            if cursor == 0 or visited >= self.max_room_scan:
+                return cursor
+
+    def _emit(self, result: SweepResult) -> None:
+        telemetry = self.service.telemetry
+        telemetry.count("SweptQueueEntries", result.queue_entries_removed)
+        telemetry.count("SweptRooms", result.rooms_reaped)
+        telemetry.timing("SweepDuration", result.duration_ms)

@@ -1,0 +1,170 @@
+"""The WebSocket routes' Lambda handlers.
+
+template.yaml wires ``$connect`` to :func:`on_connect`, ``$disconnect`` to
+:func:`on_disconnect`, and ``join``, ``send``, ``next``, ``leave``, ``heartbeat`` and
+``$default`` to :func:`on_message` (one function for every message route keeps one warm
+pool instead of six). The ``handle_*`` functions are the adapters proper: they take the
+service, so tests call them with their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from redis.exceptions import RedisError
+
+from pairchat.adapters.auth import Authenticator, Refused, check_origin
+from pairchat.adapters.telemetry import PowertoolsTelemetry
+from pairchat.bootstrap import Runtime
+from pairchat.domain.errors import PairchatError, SessionExpired, Unavailable
+from pairchat.domain.ports import DeliveryFailed
+from pairchat.domain.protocol import parse_with_ref
+from pairchat.domain.service import ChatService
+from pairchat.settings import Settings
+
+logger = Logger()
+metrics = Metrics()
+
+Response = dict[str, Any]
+OK: Response = {"statusCode": 200}
+
+
+def _connection_id(event: dict[str, Any]) -> str:
+    return str(event["requestContext"]["connectionId"])
+
+
+# -- adapters -------------------------------------------------------------------------------
+
+
+#: Metric codes of refused upgrades (the Errors metric's ``code`` dimension).
+_REFUSAL_CODES = {401: "unauthorized", 403: "forbidden_origin", 503: "auth_unavailable"}
+
+
+def handle_connect(
+    event: dict[str, Any], service: ChatService, authenticator: Authenticator | None = None
+) -> Response:
+    """Checks the origin, decides the identity (verified token or server-generated) and
+    opens the session. A non-2xx refuses the upgrade: 403 origin, 401 token, 503 Redis.
+    The token and the query string are never logged."""
+    connection_id = _connection_id(event)
+    settings = service.settings
+    auth = authenticator or Authenticator.from_settings(settings)
+    try:
+        check_origin(event.get("headers"), settings.allowed_origins)
+        token = (event.get("queryStringParameters") or {}).get("token")
+        identity = auth.identify(token if isinstance(token, str) else None)
+    except Refused as refusal:
+        logger.info("connect refused", extra={"status": refusal.status, "reason": refusal.reason})
+        code = _REFUSAL_CODES.get(refusal.status, "connect_refused")
+        service.telemetry.count(f"Error_{code}")
+        return {"statusCode": refusal.status}
+    except Exception:
+        # A bug or a broken deployment (e.g. PyJWT missing): refuse, never leak the event.
+        logger.exception("identity check failed")
+        return {"statusCode": 500}
+    try:
+        user_id = service.connect(connection_id, identity.user_id, identity.authenticated)
+    except RedisError:
+        logger.exception("redis unavailable on connect")
+        return {"statusCode": 503}
+    except DeliveryFailed:
+        # Only a partner_back could fail here; the session is open.
+        service.telemetry.count("ManagementApiErrors")
+        logger.warning("partner_back undeliverable")
+        return OK
+    logger.info("connected", extra={"user_id": user_id, "authenticated": identity.authenticated})
+    return OK
+
+
+def handle_disconnect(event: dict[str, Any], service: ChatService) -> Response:
+    try:
+        service.disconnect(_connection_id(event))
+    except RedisError:
+        # Best effort: the session TTL and the sweeper remove what is left.
+        logger.exception("redis unavailable on disconnect")
+        return {"statusCode": 503}
+    except DeliveryFailed:
+        service.telemetry.count("ManagementApiErrors")
+        logger.warning("could not tell the partner (Management API failing)")
+        return {"statusCode": 502}
+    return OK
+
+
+def handle_message(event: dict[str, Any], service: ChatService) -> Response:
+    """Every message route: parse the frame, run the command, answer errors with a frame."""
+    connection_id = _connection_id(event)
+    settings = service.settings
+    ref: str | None = None
+    try:
+        command, ref = parse_with_ref(
+            event.get("body"), settings.max_text_chars, settings.max_report_chars
+        )
+        service.handle(connection_id, command)
+    except PairchatError as error:
+        if error.ref is None:
+            error.ref = ref
+        return _refuse(service, connection_id, error)
+    except RedisError:
+        logger.exception("redis unavailable")
+        return _refuse(service, connection_id, Unavailable())
+    except DeliveryFailed:
+        # A frame was lost after bounded retries; Redis state is whole (scripts are atomic
+        # and a matched pair one side was not told of is undone by the service).
+        service.telemetry.count("ManagementApiErrors")
+        logger.warning("a frame could not be delivered (Management API failing)")
+        return {"statusCode": 502}
+    except Exception:
+        # A bug, not bad input: log it, tell the client, and keep the exception in here.
+        logger.exception("unexpected error")
+        _refuse(service, connection_id, PairchatError())
+        return {"statusCode": 500}
+    return OK
+
+
+def _refuse(service: ChatService, connection_id: str, error: PairchatError) -> Response:
+    logger.info("refused", extra={"code": error.code})
+    try:
+        service.reject(connection_id, error)
+    except (PairchatError, RedisError, DeliveryFailed):
+        logger.exception("could not deliver the error frame")
+    if isinstance(error, SessionExpired):
+        return {"statusCode": 410}
+    return {"statusCode": error.status}
+
+
+# -- Lambda entry points --------------------------------------------------------------------
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """Created on the first invocation of a container and kept for the next ones."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.from_settings(Settings.from_env(), PowertoolsTelemetry(metrics))
+    return _runtime
+
+
+_CORRELATION = "requestContext.connectionId"
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=_CORRELATION)
+def on_connect(event: dict[str, Any], context: LambdaContext) -> Response:
+    rt = runtime()
+    return handle_connect(event, rt.service_for(event), rt.authenticator)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=_CORRELATION)
+def on_disconnect(event: dict[str, Any], context: LambdaContext) -> Response:
+    return handle_disconnect(event, runtime().service_for(event))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=_CORRELATION)
+def on_message(event: dict[str, Any], context: LambdaContext) -> Response:
+    return handle_message(event, runtime().service_for(event))

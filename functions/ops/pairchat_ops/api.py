@@ -1,0 +1,46 @@
+"""The ops API: a FastAPI app, read-only, served on Lambda through Mangum.
+
+Works at the root (the ops HTTP API) and mounted under a prefix (``pairchat dev`` mounts it
+at ``/ops``): the dashboard page and the OpenAPI docs use relative URLs and ``root_path``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from redis.exceptions import RedisError
+
+from pairchat_ops.routers import health, queues, reports, rooms, stats, users
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        status_code=503, content={"detail": f"redis unavailable: {type(exc).__name__}"}
+    )
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="pairchat ops",
+        version="1",
+        summary="Read-only view of pairchat's Redis: queues, rooms, users, match statistics.",
+    )
+    for module in (health, stats, queues, rooms, users, reports):
+        app.include_router(module.router)
+    app.add_exception_handler(RedisError, _redis_unavailable)
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        """The live dashboard (static; it polls /stats and /stats/series)."""
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+app = create_app()

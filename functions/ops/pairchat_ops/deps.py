@@ -1,0 +1,45 @@
+"""FastAPI dependencies of the ops API, as ``Annotated`` aliases tests can override.
+
+Override :func:`get_settings` and :func:`get_redis` (``app.dependency_overrides``) to point
+the app at a test Redis; everything else is derived from those two.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from pairchat.bootstrap import redis_client
+from pairchat.settings import Settings
+from pairchat_ops.readmodel import ReadModel
+
+
+@cache
+def get_settings() -> Settings:
+    """Read once per cold start."""
+    return Settings.from_env()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@cache
+def _client_for(settings: Settings) -> Any:
+    return redis_client(settings)
+
+
+def get_redis(settings: SettingsDep) -> Any:
+    """One client (``redis.Redis`` or ``RedisCluster``) per process and settings."""
+    return _client_for(settings)
+
+
+RedisDep = Annotated[Any, Depends(get_redis)]
+
+
+def get_read_model(settings: SettingsDep, client: RedisDep) -> ReadModel:
+    return ReadModel(client, settings)
+
+
+ReadModelDep = Annotated[ReadModel, Depends(get_read_model)]

@@ -1,5 +1,0 @@
-"""Operations: the read-only ops API, its dashboard, ``pairchat inspect`` and the sweeper.
-
-Everything here reads Redis through :mod:`pairchat.ops.readmodel` (bounded work per call,
-never ``KEYS``); the only writer is the sweeper, through one Lua script.
-"""

@@ -1,0 +1,561 @@
+"""``pairchat bots``: simulated users, and the load generator for the performance work.
+
+One asyncio process drives every bot (uvloop when installed): each connects, joins with a
+random gender and preference, chats, then moves on (``next``), leaves and rejoins, or hangs
+up and reconnects. At the end it prints matches per second and latency percentiles:
+
+- **join→matched**: from the join (or next) that completed a pair until *both* users had
+  their ``matched`` frame: what the system adds, whatever the queue looked like.
+- **queue wait**: from a user's join until its ``matched``, for users who waited: that
+  depends on who else is online, not on the system.
+- **message relay**: from a ``send`` until the partner has the ``message``.
+
+All bots share one process, so pairs are checked too: both sides of a room must be mutually
+compatible and nobody may be in two rooms at once; violations are counted and fail the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pairchat.domain.keys import GENDERS, PREFERENCES, compatible
+from pairchat_tools.rlimit import raise_fd_limit
+
+_PHRASES = (
+    "hi there",
+    "hey! how's it going?",
+    "where are you from?",
+    "what are you up to today?",
+    "nice to meet you",
+    "any good books lately?",
+    "haha same",
+    "gotta run, bye!",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default="ws://127.0.0.1:3001/ws", help="WebSocket URL")
+    parser.add_argument("--count", type=int, default=20, help="simultaneous users")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="S",
+        help="keep chatting for S seconds (default: each bot chats once, then stops)",
+    )
+    parser.add_argument(
+        "--ramp", type=float, default=None, metavar="S", help="spread the connects over S seconds"
+    )
+    parser.add_argument(
+        "--messages", type=int, default=3, help="at most this many messages per chat"
+    )
+    parser.add_argument(
+        "--think-ms", type=float, default=200.0, help="mean pause before each message"
+    )
+    parser.add_argument(
+        "--patience", type=float, default=10.0, metavar="S", help="give up waiting after S s"
+    )
+    parser.add_argument(
+        "--preferences",
+        choices=("random", "pairs"),
+        default="random",
+        help="random: any gender/preference; pairs: only male->female and female->male "
+        "(everyone can be paired)",
+    )
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class _Receipt:
+    bot: int
+    gender: str
+    preference: str
+    sent_at: float
+    received_at: float
+
+
+@dataclass
+class Stats:
+    started: float = field(default_factory=time.perf_counter)
+    connects: int = 0
+    connect_failures: int = 0
+    joins: int = 0
+    matches: int = 0
+    messages_sent: int = 0
+    messages_received: int = 0
+    gave_up: int = 0
+    internal_errors: int = 0
+    unexpected_closes: int = 0
+    incompatible_pairs: int = 0
+    double_matches: int = 0
+    misdelivered: int = 0
+    #: A ``matched`` that reached a bot while it was chatting in another room.
+    matched_in_room: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    pair_ms: list[float] = field(default_factory=list)
+    #: send -> the partner's receipt, per message.
+    relay_ms: list[float] = field(default_factory=list)
+    #: message tag -> when it was sent, until its receipt.
+    in_flight: dict[str, float] = field(default_factory=dict)
+    wait_ms: list[float] = field(default_factory=list)
+    done_bots: int = 0
+    #: roomId -> the first side's receipt, until the second arrives.
+    rooms: dict[str, _Receipt] = field(default_factory=dict)
+    #: bot -> the room it is in now.
+    current: dict[int, str] = field(default_factory=dict)
+
+    def matched(self, room: str, receipt: _Receipt, waited: bool) -> None:
+        if waited:
+            self.wait_ms.append((receipt.received_at - receipt.sent_at) * 1000)
+        if receipt.bot in self.current:
+            self.double_matches += 1
+        self.current[receipt.bot] = room
+        other = self.rooms.pop(room, None)
+        if other is None:
+            self.rooms[room] = receipt
+            return
+        self.matches += 1
+        if other.bot == receipt.bot or not compatible(
+            other.gender, other.preference, receipt.gender, receipt.preference
+        ):
+            self.incompatible_pairs += 1
+        # The pair was made by the later join; it is done when both have been told.
+        joined = max(other.sent_at, receipt.sent_at)
+        told = max(other.received_at, receipt.received_at)
+        self.pair_ms.append((told - joined) * 1000)
+
+    def received(self, frame: dict[str, Any]) -> None:
+        self.messages_received += 1
+        text = frame.get("text")
+        if isinstance(text, str) and "#" in text:
+            sent = self.in_flight.pop(text.rsplit("#", 1)[1], None)
+            if sent is not None:
+                self.relay_ms.append((time.perf_counter() - sent) * 1000)
+
+    def forget_undelivered(self, older_than_s: float) -> None:
+        """Messages whose partner left before they arrived are never received."""
+        cutoff = time.perf_counter() - older_than_s
+        self.in_flight = {k: t for k, t in self.in_flight.items() if t >= cutoff}
+
+    def left(self, bot: int) -> None:
+        self.current.pop(bot, None)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.incompatible_pairs or self.double_matches or self.misdelivered)
+
+    def summary(self) -> dict[str, Any]:
+        elapsed = time.perf_counter() - self.started
+
+        def pct(values: list[float]) -> dict[str, float | int]:
+            return {
+                "count": len(values),
+                "p50": percentile(values, 50),
+                "p90": percentile(values, 90),
+                "p99": percentile(values, 99),
+                "max": max(values) if values else math.nan,
+            }
+
+        return {
+            "elapsed_s": elapsed,
+            "matches": self.matches,
+            "matches_per_s": self.matches / elapsed if elapsed > 0 else 0.0,
+            "join_to_matched_ms": pct(self.pair_ms),
+            "queue_wait_ms": pct(self.wait_ms),
+            "message_relay_ms": pct(self.relay_ms),
+            "connects": self.connects,
+            "connect_failures": self.connect_failures,
+            "joins": self.joins,
+            "messages_sent": self.messages_sent,
+            "messages_received": self.messages_received,
+            "gave_up_waiting": self.gave_up,
+            "unexpected_closes": self.unexpected_closes,
+            "internal_errors": self.internal_errors,
+            "error_frames": dict(self.errors),
+            "incompatible_pairs": self.incompatible_pairs,
+            "double_matches": self.double_matches,
+            "misdelivered": self.misdelivered,
+            "matched_in_room": self.matched_in_room,
+        }
+
+
+class _Reconnect(Exception):
+    """The bot's session is unusable: open a new connection."""
+
+
+class Bot:
+    def __init__(self, index: int, args: argparse.Namespace, stats: Stats, stop: asyncio.Event):
+        self.i = index
+        self.args = args
+        self.stats = stats
+        self.stop = stop
+        self.rng = random.Random(None if args.seed is None else args.seed * 100_003 + index)
+        self.room: str | None = None
+        #: The last rooms left: a message for one of them may still be in flight.
+        self.past: list[str] = []
+        self.ws: Any = None
+
+    def _prefs(self) -> tuple[str, str]:
+        if self.args.preferences == "pairs":
+            return ("male", "female") if self.i % 2 == 0 else ("female", "male")
+        return self.rng.choice(GENDERS), self.rng.choice(PREFERENCES)
+
+    async def _recv(self, deadline: float) -> dict[str, Any] | None:
+        """The next frame, or None at the deadline."""
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return None
+        try:
+            async with asyncio.timeout(remaining):
+                raw = await self.ws.recv()
+        except TimeoutError:
+            return None
+        frame: dict[str, Any] = json.loads(raw)
+        if "type" not in frame:  # API Gateway's "Internal server error"
+            self.stats.internal_errors += 1
+            return {"type": "_internal"}
+        if frame["type"] == "error":
+            self.stats.errors[str(frame.get("code"))] += 1
+            if frame.get("code") == "session_expired":
+                raise _Reconnect
+        return frame
+
+    async def run(self, once: bool) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+        backoff = 0.2
+        while not self.stop.is_set():
+            try:
+                async with connect(
+                    self.args.url,
+                    compression=None,
+                    ping_interval=None,
+                    open_timeout=30,
+                    close_timeout=2,
+                    max_size=256 * 1024,
+                ) as ws:
+                    self.ws = ws
+                    self.stats.connects += 1
+                    backoff = 0.2
+                    finished = await self._session(once)
+                    self._left()
+                    if finished:
+                        return
+            except (InvalidStatus, OSError, TimeoutError) as exc:
+                self.stats.connect_failures += 1
+                if isinstance(exc, InvalidStatus) and once:
+                    return
+                await asyncio.sleep(backoff * (0.5 + self.rng.random()))
+                backoff = min(backoff * 2, 5.0)
+            except (ConnectionClosed, WebSocketException):
+                self._left()
+                if not self.stop.is_set():
+                    self.stats.unexpected_closes += 1
+            except _Reconnect:
+                self._left()
+
+    def _left(self) -> None:
+        if self.room is not None:
+            self.past = [*self.past[-3:], self.room]
+        self.room = None
+        self.stats.left(self.i)
+
+    async def _session(self, once: bool) -> bool:
+        """Chats on one connection; True when this bot is done for good."""
+        action = "join"
+        while not self.stop.is_set():
+            gender, preference = self._prefs()
+            matched = await self._find(action, gender, preference)
+            if not matched:
+                self.stats.gave_up += 1
+                await self._leave()
+                if once:
+                    return True
+                action = "join"
+                continue
+            partner_left = await self._chat()
+            if once:
+                if not partner_left:
+                    await self._leave()
+                return True
+            roll = self.rng.random()
+            if partner_left:
+                action = "join"
+            elif roll < 0.6:
+                action = "next"
+            elif roll < 0.85:
+                await self._leave()
+                action = "join"
+            else:
+                return False  # hang up; run() reconnects
+        return True
+
+    async def _leave(self) -> None:
+        """Leaves and waits for the ack: frames run concurrently, so a join sent right after
+        a leave could otherwise be handled first."""
+        self._left()
+        await self.ws.send('{"action":"leave"}')
+        deadline = time.perf_counter() + 5.0
+        while (frame := await self._recv(deadline)) is not None:
+            if frame["type"] == "left":
+                return
+
+    async def _find(self, action: str, gender: str, preference: str) -> bool:
+        stats = self.stats
+        stats.joins += 1
+        if self.room is not None:
+            self._left()
+        sent = time.perf_counter()
+        await self.ws.send(
+            json.dumps({"action": action, "gender": gender, "preference": preference})
+        )
+        deadline = sent + self.args.patience
+        waited = False
+        retried = False
+        while True:
+            frame = await self._recv(deadline)
+            if frame is None:
+                return False
+            kind = frame["type"]
+            if kind == "queued":
+                waited = True
+            elif kind == "matched":
+                now = time.perf_counter()
+                self.room = str(frame["roomId"])
+                stats.matched(self.room, _Receipt(self.i, gender, preference, sent, now), waited)
+                return True
+            elif kind == "message":
+                # For the room about to be announced, or a late one for the last room.
+                stats.received(frame)
+            elif kind == "error" and frame.get("code") == "already_in_room" and not retried:
+                # The server still has us in a room whose end has not reached us yet.
+                retried = True
+                await self._leave()
+                await self.ws.send(
+                    json.dumps({"action": "join", "gender": gender, "preference": preference})
+                )
+            elif kind == "error" and frame.get("code") == "rate_limited":
+                # The server's per-user limits (pairchat dev --env RATE_JOINS_PER_WINDOW=0
+                # turns them off for load tests): back off like a person would.
+                await asyncio.sleep(1.0)
+                return False
+
+    async def _chat(self) -> bool:
+        """Sends a few messages; True when the partner left first."""
+        stats = self.stats
+        count = self.rng.randint(1, max(1, self.args.messages))
+        for n in range(count):
+            pause = self.args.think_ms / 1000 * (0.5 + self.rng.random())
+            deadline = time.perf_counter() + pause
+            while True:
+                frame = await self._recv(deadline)
+                if frame is None:
+                    break
+                if not self._on_room_frame(frame):
+                    return True
+            if self.stop.is_set():
+                return False
+            tag = f"{self.i}.{n}.{stats.messages_sent}"
+            text = f"{self.rng.choice(_PHRASES)} #{tag}"
+            stats.in_flight[tag] = time.perf_counter()
+            # The ref comes back on an error for this frame: a late not_in_room for a room
+            # that has ended is then not mistaken for one about the current room.
+            ref = f"{self.room}|{n}"
+            await self.ws.send(json.dumps({"action": "send", "text": text, "ref": ref}))
+            stats.messages_sent += 1
+        return False
+
+    def _on_room_frame(self, frame: dict[str, Any]) -> bool:
+        """False when the room is over."""
+        kind = frame["type"]
+        if kind == "message":
+            self.stats.received(frame)
+            room = frame.get("roomId")
+            if room != self.room and room not in self.past:
+                self.stats.misdelivered += 1
+        elif kind == "matched":
+            self.stats.matched_in_room += 1
+        elif kind == "partner_left":
+            if frame.get("roomId") == self.room:
+                self._left()
+                return False
+        elif (
+            kind == "error"
+            and frame.get("code") == "not_in_room"
+            and str(frame.get("ref", "")).split("|")[0] == self.room
+        ):
+            self._left()
+            return False
+        return True
+
+
+async def _drive(args: argparse.Namespace, stats: Stats) -> None:
+    stop = asyncio.Event()
+    once = args.duration is None
+    ramp = args.ramp if args.ramp is not None else min(5.0, args.count / 400)
+    bots = [Bot(i, args, stats, stop) for i in range(args.count)]
+
+    async def start(bot: Bot) -> None:
+        await asyncio.sleep(ramp * bot.i / max(1, args.count))
+        try:
+            await bot.run(once)
+        finally:
+            stats.done_bots += 1
+
+    tasks = [asyncio.create_task(start(b)) for b in bots]
+    progress = None if args.quiet else _progress(args)
+    try:
+        end = None if once else time.perf_counter() + args.duration
+        ticks = 0
+        while True:
+            await asyncio.sleep(0.25)
+            ticks += 1
+            if progress is not None:
+                progress.update(stats)
+            if ticks % 20 == 0:
+                stats.forget_undelivered(older_than_s=10.0)
+            if once and stats.done_bots >= args.count:
+                break
+            if end is not None and time.perf_counter() >= end:
+                break
+        stop.set()
+        if not once:
+            # Let in-flight sessions wind down briefly, then hang everyone up.
+            _, pending = await asyncio.wait(tasks, timeout=2.0)
+            for task in pending:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        stop.set()
+        if progress is not None:
+            progress.update(stats)
+            progress.close()
+
+
+class _progress:
+    def __init__(self, args: argparse.Namespace) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.args = args
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[matches]} matches · {task.fields[rate]:.1f}/s"),
+            TimeElapsedColumn(),
+            auto_refresh=False,
+            transient=False,
+        )
+        self.total = args.duration if args.duration is not None else args.count
+        label = f"{args.count} bots" + (f", {args.duration:g} s" if args.duration else "")
+        self.task = self.progress.add_task(label, total=self.total, matches=0, rate=0.0)
+        self.progress.start()
+
+    def update(self, stats: Stats) -> None:
+        elapsed = time.perf_counter() - stats.started
+        done = min(elapsed, self.total) if self.args.duration is not None else stats.done_bots
+        rate = stats.matches / elapsed if elapsed > 0 else 0.0
+        self.progress.update(self.task, completed=done, matches=stats.matches, rate=rate)
+        self.progress.refresh()
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _report(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def ms(v: float) -> str:
+        return "-" if math.isnan(v) else f"{v:.1f} ms"
+
+    table = Table(title="pairchat bots", show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    table.add_row("matches", f"{summary['matches']} ({summary['matches_per_s']:.1f}/s)")
+    for key, label in (
+        ("join_to_matched_ms", "join→matched"),
+        ("queue_wait_ms", "queue wait"),
+        ("message_relay_ms", "message relay"),
+    ):
+        p = summary[key]
+        table.add_row(
+            label,
+            f"p50 {ms(p['p50'])}  p90 {ms(p['p90'])}  p99 {ms(p['p99'])}  (n={p['count']})",
+        )
+    table.add_row("connects", f"{summary['connects']} ({summary['connect_failures']} failed)")
+    table.add_row("joins", str(summary["joins"]))
+    table.add_row(
+        "messages", f"{summary['messages_sent']} sent, {summary['messages_received']} received"
+    )
+    table.add_row("gave up waiting", str(summary["gave_up_waiting"]))
+    if summary["error_frames"]:
+        table.add_row(
+            "error frames", ", ".join(f"{k}: {v}" for k, v in summary["error_frames"].items())
+        )
+    for key in (
+        "internal_errors",
+        "unexpected_closes",
+        "incompatible_pairs",
+        "double_matches",
+        "misdelivered",
+        "matched_in_room",
+    ):
+        if summary[key]:
+            table.add_row(f"[red]{key.replace('_', ' ')}", f"[red]{summary[key]}")
+    Console().print(table)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.count < 1:
+        print("pairchat bots: --count must be at least 1", file=sys.stderr)
+        return 2
+    raise_fd_limit(args.count + 1024)
+    stats = Stats()
+    runner: Any = asyncio.run
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        runner = uvloop.run
+    with contextlib.suppress(KeyboardInterrupt):
+        runner(_drive(args, stats))
+    summary = summary_of(stats)
+    _report(summary)
+    if args.json is not None:
+        args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    if stats.failed or summary["matches"] == 0:
+        return 1
+    return 0
+
+
+def summary_of(stats: Stats) -> dict[str, Any]:
+    return stats.summary()

@@ -1,0 +1,343 @@
+"""``pairchat dev``: the whole product on one machine, with one command.
+
+API Gateway emulator (WebSocket + Management API), Redis, the chat page, and the ops app
+when it is installed. The handlers are the Lambda handlers template.yaml names, run with
+the template's environment plus what only the local stack can know (Redis URL, the
+emulator's own endpoint, dummy AWS credentials so botocore can sign).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pairchat_tools.local.embedded_redis import EmbeddedRedisError, RedisInfo, embedded_redis
+from pairchat_tools.local.template_wiring import Wiring, WiringError, default_template, read_wiring
+from pairchat_tools.rlimit import raise_fd_limit
+
+log = logging.getLogger("pairchat_tools.local.dev")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=3001, help="port; 0 picks a free one (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--template",
+        type=Path,
+        default=None,
+        help="SAM template (default: the checkout's template.yaml)",
+    )
+    parser.add_argument(
+        "--redis",
+        choices=("auto", "url", "server", "fake"),
+        default="auto",
+        help="auto: REDIS_URL, else a private redis-server, else fakeredis (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="close connections idle this long (API Gateway: 600)",
+    )
+    parser.add_argument(
+        "--max-lifetime",
+        type=float,
+        default=7200.0,
+        metavar="S",
+        help="close connections this old (API Gateway: 7200)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="worker processes that run the handlers, like Lambda containers; 0 runs them in "
+        "the gateway's own thread pool (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=16,
+        help="handler threads, in each worker process (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="Python's GIL switch interval (default 0.005); a smaller one lets the event loop "
+        "win the GIL back from handler threads sooner (lower tail latency under load)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="gateway and handler log level",
+    )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="let the handlers print their EMF metrics (off locally)",
+    )
+    parser.add_argument("--no-ops", action="store_true", help="do not mount the ops app at /ops")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra or overriding handler environment (repeatable), e.g. --env AUTH_MODE=optional",
+    )
+
+
+def redact(url: str) -> str:
+    """A Redis URL without its password, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
+def handler_environment(
+    wiring: Wiring,
+    redis_url: str,
+    endpoint: str,
+    *,
+    concurrency: int,
+    region: str,
+    log_level: str,
+    metrics: bool,
+    extra: Mapping[str, str],
+) -> tuple[dict[str, str], list[str]]:
+    """The handlers' environment: the template's, then what only the local stack knows.
+
+    Returns it and the names the template sets to deploy-time values nobody supplied.
+    """
+    template_env, conflicts = wiring.environment()
+    for name in conflicts:
+        log.warning("functions disagree on %s; one process hosts them all: using one value", name)
+    env = {k: v for k, v in template_env.items() if v is not None}
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "REDIS_CLUSTER": "false",
+            "MANAGEMENT_ENDPOINT": endpoint,
+            # One Management API client serves every handler thread: one pooled keep-alive
+            # connection each, or urllib3 discards and reopens connections under load.
+            "MANAGEMENT_MAX_POOL_CONNECTIONS": str(concurrency),
+            "AWS_ACCESS_KEY_ID": "pairchat-local",
+            "AWS_SECRET_ACCESS_KEY": "pairchat-local",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": log_level.upper(),
+            "POWERTOOLS_METRICS_DISABLED": "false" if metrics else "true",
+        }
+    )
+    env.update(extra)
+    missing = sorted(k for k, v in template_env.items() if v is None and k not in env)
+    return env, missing
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--env expects NAME=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror} (try --port 0)") from None
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+def _ops_app(skip: bool) -> Any:
+    """The ops FastAPI app, when that part of the product is installed."""
+    if skip:
+        return None
+    try:
+        module = importlib.import_module("pairchat_ops.api")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("pairchat_ops", "pairchat_ops.api", "fastapi"):
+            return None
+        log.warning("ops app not mounted: %s", exc)
+        return None
+    except Exception as exc:  # a broken ops module must not take the chat down
+        log.warning("ops app not mounted: %s: %s", type(exc).__name__, exc)
+        return None
+    return getattr(module, "app", None)
+
+
+def _banner(url_host: str, port: int, redis: RedisInfo, wiring: Wiring, ops: bool) -> str:
+    base = f"http://{url_host}:{port}"
+    lines = [
+        "",
+        "pairchat dev is running",
+        f"  Chat page       {base}/",
+        f"  WebSocket       ws://{url_host}:{port}/ws",
+        f"  Management API  {base}/@connections/{{connectionId}}",
+    ]
+    if ops:
+        lines.append(f"  Ops API         {base}/ops/")
+    lines += [
+        f"  Redis           {redact(redis.description)}",
+        f"  Wiring          {len(wiring.routes)} routes from {wiring.template}",
+        "  Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+class _Terminate(Exception):
+    pass
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminate
+
+
+def run(args: argparse.Namespace) -> int:
+    level = getattr(logging, args.log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    template = args.template or default_template()
+    try:
+        wiring = read_wiring(template)
+    except (OSError, WiringError) as exc:
+        print(f"pairchat dev: {exc}", file=sys.stderr)
+        return 2
+    extra = _parse_env(args.env)
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning(
+            "listening on %s: the Management API (/@connections) checks no signature, so "
+            "anyone who can reach this port can post to or close any connection",
+            args.host,
+        )
+    raise_fd_limit(65536)
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
+    sock = _bind(args.host, args.port)
+    port = int(sock.getsockname()[1])
+    url_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    url_host = f"[{url_host}]" if ":" in url_host and url_host != "::" else url_host
+    if args.host == "::":
+        url_host = "[::1]"
+    endpoint = f"http://{url_host}:{port}"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    # A SIGTERM gets the same orderly shutdown as Ctrl-C (uvicorn re-raises it once done).
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        with embedded_redis(os.environ, args.redis) as redis:
+            env, missing = handler_environment(
+                wiring,
+                redis.url,
+                endpoint,
+                concurrency=args.concurrency,
+                region=region,
+                log_level=args.log_level,
+                metrics=args.metrics,
+                extra=extra,
+            )
+            if missing:
+                log.warning("template variables with no local value: %s", ", ".join(missing))
+            os.environ.pop("AWS_SESSION_TOKEN", None)
+            os.environ.pop("AWS_PROFILE", None)
+            # Before the first handler import: modules read their configuration at cold start.
+            os.environ.update(env)
+            return _serve(args, wiring, sock, port, url_host, redis)
+    except EmbeddedRedisError as exc:
+        print(f"pairchat dev: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, _Terminate):
+        return 0
+    finally:
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+def _serve(
+    args: argparse.Namespace,
+    wiring: Wiring,
+    sock: socket.socket,
+    port: int,
+    url_host: str,
+    redis: RedisInfo,
+) -> int:
+    import uvicorn
+
+    from pairchat.domain.protocol import MAX_FRAME_BYTES
+    from pairchat_tools.local.gateway import Gateway, GatewayOptions
+
+    ops = _ops_app(args.no_ops)
+    banner = _banner(url_host, port, redis, wiring, ops is not None)
+
+    def ready() -> None:
+        print(banner, flush=True)
+
+    gateway = Gateway(
+        wiring,
+        GatewayOptions(
+            idle_timeout_s=args.idle_timeout,
+            max_lifetime_s=args.max_lifetime,
+            concurrency=args.concurrency,
+            workers=max(0, args.workers),
+            log_level=getattr(logging, args.log_level.upper()),
+            ops_app=ops,
+            region=os.environ["AWS_REGION"],
+        ),
+        on_ready=ready,
+    )
+    config = uvicorn.Config(
+        gateway,
+        loop="auto",  # uvloop when installed
+        http="auto",  # httptools when installed
+        ws="websockets-sansio",
+        # API Gateway's frame limit: a larger message closes the socket with 1009.
+        ws_max_size=MAX_FRAME_BYTES,
+        # API Gateway neither compresses nor pings; mirror it (and save the CPU).
+        ws_per_message_deflate=False,
+        ws_ping_interval=None,
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+        # botocore keeps its connections to the Management API open between posts.
+        timeout_keep_alive=120,
+        timeout_graceful_shutdown=5,
+        backlog=4096,
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
