@@ -128,7 +128,9 @@ def forbidden_code(code_dir: Path, handler: str) -> list[str]:
         ):
             continue  # third-party dependencies
         stems = {Path(part).stem for part in rel.parts}
-        if top == "pairchat_tools" or stems & set(LOCAL_ONLY[1:]) or (top == "pairchat_ops" and not handler.startswith("pairchat_ops.")):
+        local_only = top == "pairchat_tools" or bool(stems & set(LOCAL_ONLY[1:]))
+        ops_in_chat = top == "pairchat_ops" and not handler.startswith("pairchat_ops.")
+        if local_only or ops_in_chat:
             found.append(str(rel))
     return found
 
