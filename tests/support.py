@@ -113,3 +113,14 @@ def make_sweeper(
         ChatStore(client, settings), notifier or Unannounced(), settings, telemetry
     )
     return Sweeper(service, announce=notifier is not None, **bounds)
+
+
+def pair(service: Any, a: str, b: str, *, token: bool = False) -> tuple[str, str]:
+    """Connects ``a`` and ``b`` (user ids ``u-a``/``u-b``) and puts them in one room."""
+    service.connect(a, f"u-{a}", authenticated=token)
+    service.connect(b, f"u-{b}", authenticated=token)
+    service.join(a, "male", "any")
+    service.join(b, "female", "any")
+    rid = service.store.client.hget(service.store.keys.session(f"u-{a}"), "room")
+    assert rid, "the two should have been paired"
+    return f"u-{a}", f"u-{b}"

@@ -4,7 +4,7 @@
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
-# redis-cli --cluster create builds the 3-node cluster of tests/integration/test_cluster.py.
+# redis-cli --cluster create builds the 3-node cluster of tests/integration/cluster/test_hash_slot.py.
 command -v redis-cli >/dev/null || need+=(redis-tools)
 # Headless Chromium for the browser tests (Playwright launches /usr/bin/chromium).
 [ -x /usr/bin/chromium ] || need+=(chromium)

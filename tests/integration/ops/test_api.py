@@ -15,7 +15,7 @@ from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
 from pairchat_ops.api import create_app
 from tests.conftest import RecordingNotifier
-from tests.integration.ops.conftest import override
+from tests.integration.conftest import override
 from tests.support import free_port
 
 pytestmark = pytest.mark.integration

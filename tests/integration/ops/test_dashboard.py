@@ -18,7 +18,7 @@ from pairchat.domain.service import ChatService
 from pairchat.settings import Settings
 from pairchat_ops.api import create_app
 from pairchat_ops.deps import get_redis
-from tests.integration.ops.conftest import override
+from tests.integration.conftest import override
 from tests.support import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

@@ -15,7 +15,7 @@ from pairchat.domain.service import ChatService
 from pairchat.settings import Settings
 from pairchat_ops.api import app
 from pairchat_ops.lambda_handler import handler
-from tests.integration.ops.conftest import override
+from tests.integration.conftest import override
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pytest
 from pairchat.domain.errors import PartnerAway
 from pairchat.domain.service import ChatService
 from tests.conftest import RecordingNotifier
-from tests.integration.hardening.conftest import MakeService, pair
-from tests.support import make_sweeper
+from tests.integration.conftest import MakeService
+from tests.support import make_sweeper, pair
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from pairchat.domain.errors import RateLimited
 from pairchat.domain.service import ChatService
 from pairchat.handlers import ws
 from tests.conftest import RecordingNotifier
-from tests.integration.hardening.conftest import MakeService, pair
-from tests.support import load_event
+from tests.integration.conftest import MakeService
+from tests.support import load_event, pair
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.handlers import ws
 from pairchat.settings import Settings
-from tests.integration.test_pairing_script import snapshot
+from tests.integration.lua.test_match import snapshot
 from tests.support import free_port, load_event, split_frames
 
 pytestmark = pytest.mark.integration

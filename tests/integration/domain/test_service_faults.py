@@ -25,8 +25,8 @@ from pairchat.domain.store import ChatStore
 from pairchat.handlers import ws
 from pairchat.settings import Settings
 from tests.conftest import RecordingNotifier
-from tests.integration.hardening.conftest import MakeService, pair
-from tests.support import load_event, make_sweeper
+from tests.integration.conftest import MakeService
+from tests.support import load_event, make_sweeper, pair
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,7 @@ from pairchat.domain.errors import NoPartner, SessionExpired
 from pairchat.domain.service import ChatService
 from pairchat.handlers import ws
 from tests.conftest import RecordingNotifier
-from tests.integration.hardening.conftest import pair
-from tests.support import load_event
+from tests.support import load_event, pair
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
 from pairchat_ops.api import create_app
 from tests.conftest import RecordingNotifier
-from tests.integration.ops.conftest import override
-from tests.integration.test_cluster import redis_cluster
+from tests.integration.cluster.test_hash_slot import redis_cluster
+from tests.integration.conftest import override
 from tests.support import make_sweeper
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.xdist_group("cluster")]

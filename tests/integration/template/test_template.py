@@ -25,7 +25,7 @@ from pairchat.domain.protocol import ACTIONS
 from pairchat.settings import Settings, SettingsError
 from tests.support import EVENTS_DIR
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 API = "WebSocketApi"
 STAGE_ARN = (

@@ -13,7 +13,7 @@ from pairchat.domain.errors import RateLimited
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from tests.conftest import RecordingNotifier
-from tests.integration.test_cluster import (  # the cluster fixtures, shared per worker
+from tests.integration.cluster.test_hash_slot import (  # the cluster fixtures, shared per worker
     _settings,
     cluster,
     cluster_ports,

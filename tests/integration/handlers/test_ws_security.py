@@ -11,9 +11,8 @@ from pairchat.domain.protocol import MAX_FRAME_BYTES, encode
 from pairchat.domain.service import ChatService
 from pairchat.handlers import ws
 from tests.conftest import RecordingNotifier
-from tests.integration.hardening.conftest import pair
-from tests.integration.hardening.test_rate_limits import snapshot
-from tests.support import load_event
+from tests.integration.lua.test_rate_limits import snapshot
+from tests.support import load_event, pair
 
 pytestmark = pytest.mark.integration
 
