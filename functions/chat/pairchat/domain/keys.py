@@ -2,7 +2,7 @@
 
 The names keep those of the design this replaces (``sess:``, ``room:``, ``recent:``,
 ``wait:chat:<gender>:<preference>``) so its debugging habits still apply. The Lua scripts
-build the same names from the same prefix; ``tests/unit/test_keys.py`` pins both sides.
+build the same names from the same prefix; ``tests/unit/domain/test_keys.py`` pins both sides.
 """
 
 from __future__ import annotations
