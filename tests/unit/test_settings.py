@@ -40,3 +40,21 @@ def test_hash_tag_follows_redis_rules() -> None:
     assert hash_tag("app:{eu-1}:") == "eu-1"
     assert hash_tag("{}:") is None
     assert hash_tag("plain:") is None
+
+
+def test_every_setting_read_from_the_environment_is_in_the_readme_table() -> None:
+    """A setting nobody can find is a setting nobody can use: the README's configuration
+    table names every variable ``Settings.from_env`` reads (AWS_* and POWERTOOLS_* are the
+    platform's own and covered by a row each family)."""
+    import re
+    from pathlib import Path
+
+    import pairchat.settings as settings_module
+
+    source = Path(settings_module.__file__).read_text()
+    read = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', source))
+    read = {name for name in read if not name.startswith(("AWS_", "POWERTOOLS_"))}
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme[readme.index("## Configuration") :].split("\n## ", 1)[0]
+    missing = sorted(name for name in read if f"`{name}`" not in table)
+    assert not missing, f"settings missing from the README configuration table: {missing}"
