@@ -8,29 +8,26 @@
   ARGV[2]  connection id
   ARGV[3]  block TTL in s (the blocker's set is refreshed on every block)
 
-  Returns {'ok', roomId, userId, blockedId, partnerConnectionId}; partnerConnectionId is set
-  when the block ended a live room: tell that connection partner_left.
+  Reply 'ok': room_id, user_id, blocked_id, partner_connection.
+    partner_connection is set when the block ended a live room: tell that connection
+    partner_left.
   Errors (nothing written): session_expired, no_partner.
+  Work: O(1).
 ]]
 -- @include common
+-- @include includes/resolve
+-- @include includes/partner_or_last
+-- @include includes/dissolve
 local uid, sk = resolve()
-if not uid then return {'error', 'session_expired'} end
-local rid, rk = current_room(sk)
-local partner
-local in_room = rid ~= nil
-if rid then
-  partner = mate_in(rk, uid)
-else
-  local last = redis.call('HMGET', sk, 'lp', 'lr')
-  partner, rid = last[1], last[2]
-end
-if not partner or not rid then return {'error', 'no_partner'} end
+if not uid then return refuse('session_expired') end
+local partner, rid, live = partner_or_last(uid, sk)
+if not partner then return refuse('no_partner') end
 local bk = block_key(uid)
 redis.call('SADD', bk, partner)
 redis.call('EXPIRE', bk, tonumber(ARGV[3]))
 local pconn = ''
-if in_room then
+if live then
   local _
   _, pconn = dissolve(rid, uid)
 end
-return {'ok', rid, uid, partner, pconn}
+return {'ok', 'room_id', rid, 'user_id', uid, 'blocked_id', partner, 'partner_connection', pconn}

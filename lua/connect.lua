@@ -9,14 +9,19 @@
   ARGV[5]  'token' (the id came from a verified token: the session may be resumed after a
            lost socket) or 'anon' (server-generated id); optional, default 'anon'
 
-  Returns {'ok', previousConnectionId, resumedRoomId, partnerConnectionId}; '' where none.
-  A previous connection of the same user loses its conn key, so a zombie socket of that user
-  can no longer act for it. When the session was `away` (its socket closed within the
-  reconnect grace, see leave.lua) and its room still stands, the room is resumed:
-  resumedRoomId is that room and partnerConnectionId whom to tell `partner_back`.
+  Reply 'ok': previous_connection, resumed_room_id, partner_connection.
+    '' where none. A previous connection of the same user loses its conn key, so a zombie
+    socket of that user can no longer act for it. When the session was `away` (its socket
+    closed within the reconnect grace, see leave.lua) and its room still stands, the room is
+    resumed: resumed_room_id is that room and partner_connection whom to tell partner_back.
   Errors: none.
+  Work: O(1).
 ]]
 -- @include common
+-- @include includes/touch
+-- @include includes/current_room
+-- @include includes/mate_in
+-- @include includes/in_room
 local uid = ARGV[3]
 local ttl = tonumber(ARGV[4])
 local kind = ARGV[5]
@@ -40,4 +45,5 @@ if before[2] then
     if in_room(mate, rid) then pconn = redis.call('HGET', sess_key(mate), 'conn') or '' end
   end
 end
-return {'ok', previous, resumed, pconn}
+return {'ok', 'previous_connection', previous, 'resumed_room_id', resumed,
+        'partner_connection', pconn}

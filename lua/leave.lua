@@ -10,25 +10,34 @@
   ARGV[4]  session TTL in ms (refreshed on 'leave')
   ARGV[5]  reconnect grace in ms (optional, default 0 = none)
 
-  Returns {'left', userId, roomId, partnerId, partnerConnectionId, wasQueued ('1'|'0')};
-  '' where there is none. partnerConnectionId is who to tell partner_left.
-  Or {'away', userId, roomId, partnerId, partnerConnectionId, '0'} on 'disconnect' of a
-  token user in a room whose partner is connected, when ARGV[5] > 0: the room stays, the
-  session loses its connection and lives on for the grace only (field `away` = the deadline
-  in ms); tell the partner partner_reconnecting. A reconnect in time resumes the room
-  (connect.lua); otherwise the session expires and the partner's next send or heartbeat, or
-  the sweeper (reap.lua), ends the room with partner_left.
+  Reply 'left': user_id, room_id, partner_id, partner_connection, was_queued.
+    '' where there is none; was_queued is '1' or '0'. partner_connection is whom to tell
+    partner_left.
+  Reply 'away': user_id, room_id, partner_id, partner_connection, was_queued.
+    On 'disconnect' of a token user in a room whose partner is connected, when ARGV[5] > 0:
+    the room stays, the session loses its connection and lives on for the grace only (field
+    `away` = the deadline in ms); tell the partner partner_reconnecting. A reconnect in time
+    resumes the room (connect.lua); otherwise the session expires and the partner's next send
+    or heartbeat, or the sweeper (reap.lua), ends the room with partner_left.
   A 'disconnect'/'gone' for a connection whose user has since reconnected elsewhere only
   removes the old conn key: the newer session is left alone.
   Errors: session_expired ('leave' only).
+  Work: O(1).
 ]]
 -- @include common
+-- @include includes/resolve
+-- @include includes/touch
+-- @include includes/current_room
+-- @include includes/mate_in
+-- @include includes/dissolve
+-- @include includes/dequeue
 local mode = ARGV[3]
 local uid, sk = resolve()
 if not uid then
-  if mode == 'leave' then return {'error', 'session_expired'} end
+  if mode == 'leave' then return refuse('session_expired') end
   redis.call('DEL', KEYS[1])
-  return {'left', '', '', '', '', '0'}
+  return {'left', 'user_id', '', 'room_id', '', 'partner_id', '', 'partner_connection', '',
+          'was_queued', '0'}
 end
 local rid, rk = current_room(sk)
 local grace = tonumber(ARGV[5] or '0') or 0
@@ -41,7 +50,8 @@ if rid and mode == 'disconnect' and grace > 0 and redis.call('HGET', sk, 'auth')
     redis.call('HSET', sk, 'away', now_ms() + grace)
     redis.call('PEXPIRE', sk, grace)
     redis.call('DEL', KEYS[1])
-    return {'away', uid, rid, mate, mconn, '0'}
+    return {'away', 'user_id', uid, 'room_id', rid, 'partner_id', mate,
+            'partner_connection', mconn, 'was_queued', '0'}
   end
 end
 local partner, pconn = '', ''
@@ -49,7 +59,8 @@ if rid then partner, pconn = dissolve(rid, uid) end
 local was_queued = dequeue(uid, sk)
 if mode == 'leave' then
   touch(sk, tonumber(ARGV[4]))
-  return {'left', uid, rid or '', partner, pconn, tostring(was_queued)}
+else
+  redis.call('DEL', sk, KEYS[1])
 end
-redis.call('DEL', sk, KEYS[1])
-return {'left', uid, rid or '', partner, pconn, tostring(was_queued)}
+return {'left', 'user_id', uid, 'room_id', rid or '', 'partner_id', partner,
+        'partner_connection', pconn, 'was_queued', tostring(was_queued)}

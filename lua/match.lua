@@ -28,15 +28,14 @@
            and 'retry', the server's own re-pairing, are never counted)
   ARGV[12] rate window in ms (optional, default 60000)
 
-  Returns
-    {'matched', roomId, userId, partnerId, partnerConnectionId, waitedMs, gender, preference,
-     leftRoomId, leftPartnerConnectionId, staleRemoved}
-      partnerId is the waiter (room field a); the caller is b. waitedMs is the waiter's wait.
-    {'queued', queueName, userId, '', '', '0', gender, preference,
-     leftRoomId, leftPartnerConnectionId, staleRemoved}
-      A repeated join with the same gender and preference keeps the original place.
-      'retry' answers queueName '' when the caller is not waiting any more (nothing done).
-    leftRoomId/leftPartnerConnectionId: the room 'next' left and whom to tell partner_left.
+  Reply 'matched': room_id, user_id, partner_id, partner_connection, waited_ms, gender,
+    preference, left_room_id, left_partner_connection, stale_removed.
+    partner_id is the waiter (room field a); the caller is b. waited_ms is the waiter's wait.
+  Reply 'queued': queue, user_id, gender, preference, left_room_id, left_partner_connection,
+    stale_removed.
+    A repeated join with the same gender and preference keeps the original place.
+    'retry' answers queue '' when the caller is not waiting any more (nothing done).
+  left_room_id/left_partner_connection: the room 'next' left and whom to tell partner_left.
   Errors (nothing written): session_expired, invalid_field, already_in_room,
     not_joined ('next' with no earlier join and no gender/preference given),
     rate_limited (too many joins and nexts in the rate window).
@@ -46,41 +45,50 @@
   queues' first eligible entries. Entries whose session is gone, or whose session no longer
   waits in that queue, are removed when met. Recent partners and blocks are skipped, both
   directions. A user never meets itself: its own entry is taken out before the search.
+
+  Work: at most 6 queues x ARGV[10] entries inspected (each a few O(1) or O(log n) calls).
 ]]
 -- @include common
-local GENDERS = {'male', 'female'}
-local PREFERENCES = {'male', 'female', 'any'}
+-- @include includes/resolve
+-- @include includes/touch
+-- @include includes/current_room
+-- @include includes/dissolve
+-- @include includes/waiter_conn
+-- @include includes/rate_limit
 local function admits(pref, gender) return pref == 'any' or pref == gender end
 
 local uid, sk = resolve()
-if not uid then return {'error', 'session_expired'} end
+if not uid then return refuse('session_expired') end
 
 local mode = ARGV[3]
 local gender, pref = ARGV[4], ARGV[5]
 local retry = mode == 'retry'
--- What 'retry' answers when there is nothing to retry: the caller is not waiting any more.
-local function unchanged(g, p)
-  return {'queued', '', uid, '', '', '0', g, p, '', '', '0'}
+local function queued(queue, g, p, left_room, left_conn, stale)
+  return {'queued', 'queue', queue, 'user_id', uid, 'gender', g, 'preference', p,
+          'left_room_id', left_room, 'left_partner_connection', left_conn,
+          'stale_removed', tostring(stale)}
 end
+-- What 'retry' answers when there is nothing to retry: the caller is not waiting any more.
+local function unchanged(g, p) return queued('', g, p, '', '', 0) end
 if (mode == 'next' or retry) and gender == '' and pref == '' then
   local last = redis.call('HMGET', sk, 'g', 'p')
-  if not last[1] or not last[2] then return {'error', 'not_joined'} end
+  if not last[1] or not last[2] then return refuse('not_joined') end
   gender, pref = last[1], last[2]
 end
-if not (gender == 'male' or gender == 'female') then return {'error', 'invalid_field'} end
+if not (gender == 'male' or gender == 'female') then return refuse('invalid_field') end
 if not (pref == 'male' or pref == 'female' or pref == 'any') then
-  return {'error', 'invalid_field'}
+  return refuse('invalid_field')
 end
 
 local rid_now = current_room(sk)
 if rid_now and retry then return unchanged(gender, pref) end
-if rid_now and mode == 'join' then return {'error', 'already_in_room'} end
+if rid_now and mode == 'join' then return refuse('already_in_room') end
 
 local rate_window = tonumber(ARGV[12] or '60000') or 60000
 local allowed, counter = true, nil
 if mode ~= 'queue' and not retry then
   allowed, counter = rate_allows('join', uid, tonumber(ARGV[11] or '0'), rate_window)
-  if not allowed then return {'error', 'rate_limited'} end
+  if not allowed then return refuse('rate_limited') end
 end
 
 -- Validation is over: from here on the script writes.
@@ -94,21 +102,21 @@ if rid_now then
   _, left_conn = dissolve(rid_now, uid)
 end
 
-local my_q = 'wait:chat:' .. gender .. ':' .. pref
+local my_q = queue_name(gender, pref)
 local cur_q = redis.call('HGET', sk, 'q')
-local my_score = cur_q == my_q and redis.call('ZSCORE', PREFIX .. my_q, uid)
+local my_score = cur_q == my_q and redis.call('ZSCORE', queue_key(my_q), uid)
 if retry then
   -- A waiter searching again keeps its entry (and its place) unless it finds a partner.
   if not my_score then return unchanged(gender, pref) end
 elseif my_score then
   -- Idempotent: already waiting with these settings. Keep the place in the line.
-  return {'queued', my_q, uid, '', '', '0', gender, pref, left_room, left_conn, '0'}
+  return queued(my_q, gender, pref, left_room, left_conn, 0)
 end
 -- Leave the old queue (dequeue() without reading `q` again); g/p are written with the
 -- outcome below, one HSET instead of two.
 if cur_q and not retry then
   redis.call('HDEL', sk, 'q')
-  redis.call('ZREM', PREFIX .. cur_q, uid)
+  redis.call('ZREM', queue_key(cur_q), uid)
 end
 
 local now = now_ms()
@@ -125,8 +133,8 @@ if mode ~= 'queue' then
   for _, g2 in ipairs(GENDERS) do
     for _, p2 in ipairs(PREFERENCES) do
       if admits(pref, g2) and admits(p2, gender) then
-        local qname = 'wait:chat:' .. g2 .. ':' .. p2
-        local qkey = PREFIX .. qname
+        local qname = queue_name(g2, p2)
+        local qkey = queue_key(qname)
         -- Only entries older than the best found so far can win, so later queues fetch just
         -- those. Members only: scores rendered as strings cost more than the rest of the
         -- scan, so the winner's score is read alone.
@@ -146,15 +154,15 @@ if mode ~= 'queue' then
         for i = 1, n do
           local cand = cands[i]
           if mine_r[i] ~= 1 and mine_b[i] ~= 1 then
-            local cs = redis.call('HMGET', sess_key(cand), 'conn', 'q', 'room')
-            if not cs[1] or cs[2] ~= qname or cs[3] then
+            local cconn = waiter_conn(cand, qname)
+            if not cconn then
               gone[#gone + 1] = cand
             elseif cand ~= uid
                 and redis.call('SISMEMBER', recent_key(cand), uid) == 0
                 and redis.call('SISMEMBER', block_key(cand), uid) == 0 then
               -- The first eligible entry of a queue is its oldest eligible one.
               best_raw = redis.call('ZSCORE', qkey, cand)
-              best, best_score, best_q, best_conn = cand, tonumber(best_raw), qkey, cs[1]
+              best, best_score, best_q, best_conn = cand, tonumber(best_raw), qkey, cconn
               break
             end
           end
@@ -170,11 +178,11 @@ end
 
 if not best then
   if retry then
-    return {'queued', my_q, uid, '', '', '0', gender, pref, '', '', tostring(stale)}
+    return queued(my_q, gender, pref, '', '', stale)
   end
-  redis.call('ZADD', PREFIX .. my_q, now, uid)
+  redis.call('ZADD', queue_key(my_q), now, uid)
   redis.call('HSET', sk, 'g', gender, 'p', pref, 'q', my_q)
-  return {'queued', my_q, uid, '', '', '0', gender, pref, left_room, left_conn, tostring(stale)}
+  return queued(my_q, gender, pref, left_room, left_conn, stale)
 end
 
 local rid = ARGV[6]
@@ -184,7 +192,7 @@ local bsk = sess_key(best)
 local my_wait = 0
 if retry then
   redis.call('HDEL', sk, 'q')
-  redis.call('ZREM', PREFIX .. my_q, uid)
+  redis.call('ZREM', queue_key(my_q), uid)
   my_wait = now - tonumber(my_score)
 end
 redis.call('ZREM', best_q, best)
@@ -202,8 +210,8 @@ redis.call('EXPIRE', recent_key(best), recent_ttl)
 -- (the joiner waited 0 ms, a retrying waiter its time in line), capped so one busy minute stays bounded.
 local waited = now - best_score
 local minute = math.floor(now / 60000)
-local count_key = PREFIX .. 'stats:matches:' .. minute
-local waits_key = PREFIX .. 'stats:waits:' .. minute
+local count_key = stats_matches_key(minute)
+local waits_key = stats_waits_key(minute)
 -- The expiries are set once, when the minute's keys are created.
 if redis.call('INCR', count_key) == 1 then redis.call('EXPIRE', count_key, 7200) end
 local logged = redis.call('LLEN', waits_key)
@@ -212,5 +220,7 @@ if logged < 2000 then
   if logged == 0 then redis.call('EXPIRE', waits_key, 7200) end
 end
 
-return {'matched', rid, uid, best, best_conn, tostring(waited), gender, pref,
-        left_room, left_conn, tostring(stale)}
+return {'matched', 'room_id', rid, 'user_id', uid, 'partner_id', best,
+        'partner_connection', best_conn, 'waited_ms', tostring(waited), 'gender', gender,
+        'preference', pref, 'left_room_id', left_room, 'left_partner_connection', left_conn,
+        'stale_removed', tostring(stale)}

@@ -2,14 +2,14 @@
 
 Run by the functions' runtime interpreter (.venv-sam's python3.12) with ``-I``: for every
 function of the built template it asserts that ``pairchat/lua`` is a real directory holding
-byte-identical copies of the repo's ``lua/*.lua`` (``sam build`` must have followed the
-package's symlink), then imports the package from the artifact alone (``-S``: no
-site-packages, only the artifact and the standard library, like ``/var/task``) and checks
-that ``lua_dir()`` resolves inside the artifact, every script's includes splice, and the
-handler is a callable. Layers go on the path in Lambda's order. Where the import stops at an
-arm64-only extension (this machine is x86_64), the same versions of exactly those
-distributions are installed for this machine in front of the path and the import is retried,
-so a missing pure-Python dependency still fails the check.
+byte-identical copies of the repo's ``lua/**/*.lua`` (the scripts and their ``includes/``;
+``sam build`` must have followed the package's symlink), then imports the package from the
+artifact alone (``-S``: no site-packages, only the artifact and the standard library, like
+``/var/task``) and checks that ``lua_dir()`` resolves inside the artifact, every script's
+includes splice, and the handler is a callable. Layers go on the path in Lambda's order.
+Where the import stops at an arm64-only extension (this machine is x86_64), the same versions
+of exactly those distributions are installed for this machine in front of the path and the
+import is retried, so a missing pure-Python dependency still fails the check.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ sys.path[:0] = ([shadow] if shadow else []) + roots
 from pairchat.domain import scripts
 out = {"lua_dir": str(scripts.lua_dir()), "unspliced": [], "roots": roots}
 for name in scripts.SCRIPT_NAMES:
-    if re.search(r"^-- @include \w+\s*$", scripts.source(name), re.MULTILINE):
+    if re.search(r"^-- @include [\w/]+\s*$", scripts.source(name), re.MULTILINE):
         out["unspliced"].append(name)
 module, _, attr = handler.rpartition(".")
 try:
@@ -135,6 +135,21 @@ def forbidden_code(code_dir: Path, handler: str) -> list[str]:
     return found
 
 
+def lua_differences(lua_src: Path, lua: Path) -> str:
+    """What differs between the repo's ``lua/`` tree (scripts and ``includes/``) and the
+    artifact's copy: '' when every file is there, byte for byte, and none is a symlink."""
+    want = {str(p.relative_to(lua_src)): p.read_bytes() for p in sorted(lua_src.rglob("*.lua"))}
+    got = {str(p.relative_to(lua)): p for p in sorted(lua.rglob("*.lua"))}
+    if set(want) != set(got):
+        missing, extra = set(want) - set(got), set(got) - set(want)
+        return f"lua files differ: missing {sorted(missing)}, extra {sorted(extra)}"
+    for file_name, data in want.items():
+        path = got[file_name]
+        if path.is_symlink() or path.read_bytes() != data:
+            return f"{path} is a symlink or differs from lua/{file_name}"
+    return ""
+
+
 def check_function(
     name: str, code_dir: Path, handler: str, layers: list[Path], lua_src: Path, scratch: Path
 ) -> None:
@@ -144,15 +159,9 @@ def check_function(
     lua = code_dir / "pairchat" / "lua"
     if lua.is_symlink() or not lua.is_dir():
         fail(f"{name}: {lua} is not a real directory (symlink not followed?)")
-    want = {p.name: p.read_bytes() for p in sorted(lua_src.glob("*.lua"))}
-    got = {p.name: p for p in sorted(lua.glob("*.lua"))}
-    if set(want) != set(got):
-        missing, extra = set(want) - set(got), set(got) - set(want)
-        fail(f"{name}: lua files differ: missing {missing}, extra {extra}")
-    for file_name, data in want.items():
-        path = got[file_name]
-        if path.is_symlink() or path.read_bytes() != data:
-            fail(f"{name}: {path} is a symlink or differs from lua/{file_name}")
+    differences = lua_differences(lua_src, lua)
+    if differences:
+        fail(f"{name}: {differences}")
     out = probe(code_dir, handler, layers)
     if not Path(out["lua_dir"]).resolve().is_relative_to(code_dir.resolve()):
         fail(f"{name}: lua_dir() resolved outside the artifact: {out['lua_dir']}")
@@ -171,7 +180,8 @@ def check_function(
         fail(f"{name}: handler {handler} does not import from the artifact: {out['import_error']}")
     if not out.get("callable"):
         fail(f"{name}: handler {handler} is not callable")
-    print(f"{name}: {len(want)} Lua scripts, lua_dir in artifact, {status}")
+    files = len(list(lua.rglob("*.lua")))
+    print(f"{name}: {files} Lua files, lua_dir in artifact, {status}")
 
 
 def main() -> None:

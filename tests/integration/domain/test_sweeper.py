@@ -177,11 +177,8 @@ def test_sweep_script_validates_before_writing(
     scripts = Scripts(redis_client, ("sweep",))
     qname = keys.queue_name("male", "female")
     # a live waiter handed over as a candidate (it rejoined after the ZSCAN read) stays
-    assert scripts.run("sweep", keys.queue("male", "female"), (keys.prefix, "", qname, uid)) == [
-        "ok",
-        "0",
-        "1",
-    ]
+    reply = scripts.run("sweep", keys.queue("male", "female"), (keys.prefix, "", qname, uid))
+    assert (reply.status, dict(reply.fields)) == ("ok", {"removed": "0", "checked": "1"})
     assert redis_client.zscore(keys.queue("male", "female"), uid) is not None
     with pytest.raises(InvalidField):
         scripts.run("sweep", keys.queue("male", "female"), (keys.prefix, "", "wait:chat:x:y", uid))

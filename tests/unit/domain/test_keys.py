@@ -1,13 +1,73 @@
-"""The Python key builder and the Lua scripts must agree on every key name."""
+"""The Python key builder and the Lua scripts must agree on every key name.
+
+Each key builder of lua/common.lua is evaluated here (its ``..`` chain of literals and
+parameters) and compared with keys.py's; no other Lua file may spell a key.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
 from pairchat.domain.keys import GENDERS, PREFERENCES, Keys, compatible
 from pairchat.domain.scripts import SCRIPT_NAMES, lua_dir, source
+
+COMMON = (lua_dir() / "common.lua").read_text()
+BUILDER = re.compile(r"^local function (\w+_key|queue_name)\(([\w, ]*)\) return (.+) end$", re.M)
+
+K = Keys("P")
+#: Every Lua builder, the arguments to try, and what keys.py builds for them.
+PINS: dict[str, tuple[tuple[object, ...], str]] = {
+    "sess_key": (("u",), K.session("u")),
+    "conn_key": (("c",), K.connection("c")),
+    "room_key": (("r",), K.room("r")),
+    "recent_key": (("u",), K.recent("u")),
+    "block_key": (("u",), K.blocks("u")),
+    "rate_key": (("send", "u", 7), K.rate("send", "u", 7)),
+    "queue_name": (("male", "any"), K.queue_name("male", "any")),
+    "queue_key": (("wait:chat:male:any",), K.queue("male", "any")),
+    "reports_key": ((), K.reports()),
+    "stats_matches_key": ((29000000,), K.stats_matches(29000000)),
+    "stats_waits_key": ((29000000,), K.stats_waits(29000000)),
+}
+#: keys.py methods no script uses, and why.
+PYTHON_ONLY = {
+    "all_queues": "a list for the ops API and the sweeper",
+    "pattern": "SCAN patterns (scripts never scan)",
+    "sweeper": "the sweeper's cursors, kept by Python",
+    "queue_by_name": "pinned through queue_key (same argument)",
+}
+
+
+def lua_builders() -> dict[str, Callable[..., str]]:
+    """common.lua's key builders as Python functions."""
+    out: dict[str, Callable[..., str]] = {}
+    for name, raw_params, expr in BUILDER.findall(COMMON):
+        params = [p.strip() for p in raw_params.split(",") if p.strip()]
+        parts = [p.strip() for p in expr.split("..")]
+        for part in parts:
+            literal = re.fullmatch(r"'[^']*'", part)
+            assert literal or part in (*params, "PREFIX"), f"{name}: cannot read {part!r}"
+
+        def build(*args: object, parts: list[str] = parts, params: list[str] = params) -> str:
+            env = dict(zip(params, map(str, args), strict=True), PREFIX="P")
+            return "".join(p[1:-1] if p.startswith("'") else env[p] for p in parts)
+
+        out[name] = build
+    return out
+
+
+def code_lines(text: str) -> str:
+    """A Lua file without its comments (the header block and ``--`` lines)."""
+    text = re.sub(r"--\[\[.*?\]\]", "", text, flags=re.S)
+    return "\n".join(line.split("--", 1)[0] for line in text.splitlines())
+
+
+def lua_files() -> list[str]:
+    base = lua_dir()
+    return sorted(str(p.relative_to(base)) for p in base.rglob("*.lua"))
 
 
 def test_key_names_keep_the_old_design() -> None:
@@ -19,23 +79,64 @@ def test_key_names_keep_the_old_design() -> None:
     assert len(k.all_queues()) == len(GENDERS) * len(PREFERENCES)
 
 
-def test_lua_builds_the_same_names_as_keys_py() -> None:
-    common = (lua_dir() / "common.lua").read_text()
-    k = Keys("P")
-    for fn, kind in [("sess_key", k.session), ("conn_key", k.connection), ("room_key", k.room)]:
-        literal = re.search(rf"function {fn}\(\w+\) return PREFIX \.\. '([^']+)'", common)
-        assert literal, fn
-        assert "P" + literal.group(1) + "x" == kind("x")
-    match = source("match")
-    assert "'wait:chat:' .. g2 .. ':' .. p2" in match
-    assert k.queue_name("male", "any") == "wait:chat:" + "male" + ":" + "any"
+@pytest.mark.parametrize("name", sorted(PINS))
+def test_each_lua_builder_builds_what_keys_py_builds(name: str) -> None:
+    args, expected = PINS[name]
+    assert lua_builders()[name](*args) == expected
+
+
+def test_every_builder_is_pinned_and_every_key_has_a_builder() -> None:
+    assert set(lua_builders()) == set(PINS), "a builder was added or removed: pin it here"
+    methods = {m for m in vars(Keys) if not m.startswith("_") and callable(getattr(Keys, m))}
+    pinned_methods = {
+        "session",
+        "connection",
+        "room",
+        "recent",
+        "blocks",
+        "rate",
+        "queue_name",
+        "queue",
+        "reports",
+        "stats_matches",
+        "stats_waits",
+    }
+    assert methods == pinned_methods | set(PYTHON_ONLY), "a key was added to keys.py: pin it"
+
+
+def test_no_other_lua_file_spells_a_key() -> None:
+    literals = {
+        p.strip()[1:-1]
+        for parts in BUILDER.findall(COMMON)
+        for p in parts[2].split("..")
+        if "'" in p and len(p.strip()) > 4
+    }
+    assert "sess:" in literals and "wait:chat:" in literals
+    for rel in lua_files():
+        if rel == "common.lua":
+            continue
+        code = code_lines((lua_dir() / rel).read_text())
+        assert "PREFIX" not in code, f"{rel} builds a key itself: use a common.lua builder"
+        for literal in literals:
+            assert f"'{literal}" not in code, f"{rel} spells {literal!r}: use a builder"
+
+
+def test_the_pool_values_are_the_same() -> None:
+    for name, values in (("GENDERS", GENDERS), ("PREFERENCES", PREFERENCES)):
+        found = re.search(rf"^local {name} = \{{(.*)\}}$", COMMON, re.M)
+        assert found, name
+        assert tuple(v.strip().strip("'") for v in found.group(1).split(",")) == values
+
+
+def test_the_rate_kinds_are_the_stores() -> None:
+    assert "rate_allows('join'" in source("match") and "rate_allows('send'" in source("relay")
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_every_script_documents_its_contract(name: str) -> None:
     raw = (lua_dir() / f"{name}.lua").read_text()
     header = raw.split("]]", 1)[0]
-    for part in ("KEYS[1]", "ARGV[1]", "Returns", "Errors"):
+    for part in ("KEYS[1]", "ARGV[1]", "Reply '", "Errors", "Work"):
         assert part in header, f"{name}.lua header lacks {part}"
     assert not re.search(r"^-- @include", source(name), re.M), "includes must be spliced"
 

@@ -49,3 +49,20 @@ def test_ops_code_only_in_the_ops_function(tmp_path: Path) -> None:
     root = artifact(tmp_path, "pairchat_ops/api.py")
     assert check.forbidden_code(root, "pairchat.handlers.ws.on_message") == ["pairchat_ops/api.py"]
     assert check.forbidden_code(root, "pairchat_ops.lambda_handler.handler") == []
+
+
+def test_the_lua_tree_must_be_copied_whole_includes_too(tmp_path: Path) -> None:
+    check = checker()
+    repo_lua = ROOT / "lua"
+    assert list(repo_lua.glob("includes/*.lua")), "the scripts' helpers live in lua/includes/"
+    copy = tmp_path / "lua"
+    for path in repo_lua.rglob("*.lua"):
+        target = copy / path.relative_to(repo_lua)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    assert check.lua_differences(repo_lua, copy) == ""
+    helper = copy / "includes" / "dissolve.lua"
+    helper.write_bytes(helper.read_bytes() + b"\n")
+    assert "includes/dissolve.lua" in check.lua_differences(repo_lua, copy)
+    helper.unlink()
+    assert "missing ['includes/dissolve.lua']" in check.lua_differences(repo_lua, copy)

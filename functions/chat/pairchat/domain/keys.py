@@ -41,7 +41,11 @@ class Keys:
 
     def queue(self, gender: str, preference: str) -> str:
         """Sorted set: member user id, score the enqueue time in ms (FIFO across queues)."""
-        return f"{self.prefix}{self.queue_name(gender, preference)}"
+        return self.queue_by_name(self.queue_name(gender, preference))
+
+    def queue_by_name(self, name: str) -> str:
+        """The key of the queue a session's ``q`` field names."""
+        return f"{self.prefix}{name}"
 
     def all_queues(self) -> list[tuple[str, str, str]]:
         return [(g, p, self.queue(g, p)) for g in GENDERS for p in PREFERENCES]

@@ -1,6 +1,19 @@
-"""Loads the Lua scripts in ``lua/`` and calls them.
+"""Loads the Lua scripts in ``lua/``, calls them, and decodes their replies by name.
 
-``-- @include name`` lines are replaced by ``lua/name.lua`` before the script is registered.
+Splicing: a ``-- @include <path>`` line (``common``, ``includes/dissolve``: a path under
+``lua/`` without ``.lua``) is replaced by that file, whose own includes are spliced first;
+each file goes in once per script, at its first mention, so a helper is defined before the
+code that uses it. Every script starts with ``-- @include common``; the helpers in
+``lua/includes/`` rely on it. The splice moves every line, so Redis's ``user_script:<n>`` in
+an error means nothing by itself: :class:`Spliced` keeps where each line came from, and
+:meth:`Scripts.run` rewrites the message to name ``<file>.lua:<line>``.
+
+Replies: ``{status, name, value, name, value, ...}`` (lua/common.lua). :data:`REPLIES`
+declares, per script and status, the names in order, as the script's header does
+(``Reply 'ok': room_id, user_id.``; tests/unit/domain/test_scripts.py pins the two). A reply
+whose names differ is a :class:`ScriptContractError`, so a field added on one side only
+fails loudly instead of shifting the others.
+
 redis-py's ``register_script`` sends EVALSHA and, on NOSCRIPT (after a failover or a
 ``SCRIPT FLUSH``), loads the script and retries: one round trip in the normal case.
 """
@@ -8,14 +21,17 @@ redis-py's ``register_script`` sends EVALSHA and, on NOSCRIPT (after a failover 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
+
+from redis.exceptions import ResponseError
 
 from pairchat.domain.errors import ScriptContractError, error_for_code
 
-_INCLUDE = re.compile(r"^-- @include (\w+)\s*$", re.MULTILINE)
+INCLUDE: Final = re.compile(r"^-- @include ([\w/]+)\s*$")
 SCRIPT_NAMES = (
     "connect",
     "match",
@@ -27,6 +43,53 @@ SCRIPT_NAMES = (
     "reap",
     "sweep",
 )
+
+#: Per script, per reply status: the field names in the order the script sends them.
+REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
+    "connect": {"ok": ("previous_connection", "resumed_room_id", "partner_connection")},
+    "match": {
+        "matched": (
+            "room_id",
+            "user_id",
+            "partner_id",
+            "partner_connection",
+            "waited_ms",
+            "gender",
+            "preference",
+            "left_room_id",
+            "left_partner_connection",
+            "stale_removed",
+        ),
+        "queued": (
+            "queue",
+            "user_id",
+            "gender",
+            "preference",
+            "left_room_id",
+            "left_partner_connection",
+            "stale_removed",
+        ),
+    },
+    "relay": {
+        "ok": ("room_id", "user_id", "partner_id", "partner_connection"),
+        "partner_gone": ("room_id", "user_id", "partner_id"),
+    },
+    "leave": {
+        "left": ("user_id", "room_id", "partner_id", "partner_connection", "was_queued"),
+        "away": ("user_id", "room_id", "partner_id", "partner_connection", "was_queued"),
+    },
+    "heartbeat": {"ok": ("user_id", "state", "room_id", "partner_id", "left_room_id")},
+    "report": {"ok": ("room_id", "user_id", "reported_id", "entry_id")},
+    "block": {"ok": ("room_id", "user_id", "blocked_id", "partner_connection")},
+    "reap": {
+        "alive": ("room_id",),
+        "none": ("room_id",),
+        "reaped": ("room_id", "survivor_id", "survivor_connection"),
+    },
+    "sweep": {"ok": ("removed", "checked")},
+}
+
+_SCRIPT_LINE = re.compile(r"user_script:(\d+)")
 
 
 class ScriptRunner(Protocol):
@@ -50,12 +113,88 @@ def lua_dir() -> Path:
     raise FileNotFoundError("lua scripts not found next to the package or in the repo")
 
 
+@dataclass(frozen=True)
+class Spliced:
+    """A script with its includes spliced in, and where each of its lines came from."""
+
+    name: str
+    text: str
+    #: Per line of ``text`` (line n at index n-1): the file under lua/ and its line there.
+    origin: tuple[tuple[str, int], ...]
+
+    def locate(self, line: int) -> tuple[str, int]:
+        """The file and line that line ``line`` (1-based) of the spliced text came from."""
+        if 1 <= line <= len(self.origin):
+            return self.origin[line - 1]
+        return (f"{self.name}.lua(spliced)", line)
+
+    def explain(self, message: str) -> str:
+        """A Redis error message with each ``user_script:<n>`` followed by its real place."""
+
+        def place(m: re.Match[str]) -> str:
+            file, line = self.locate(int(m.group(1)))
+            where = f"{file}:{line}"
+            if file != f"{self.name}.lua":
+                where += f" in {self.name}.lua"
+            return f"{m.group(0)} ({where})"
+
+        return _SCRIPT_LINE.sub(place, message)
+
+
 @cache
-def source(name: str) -> str:
-    """The script's text with its includes spliced in."""
+def spliced(name: str) -> Spliced:
     base = lua_dir()
-    text = (base / f"{name}.lua").read_text()
-    return _INCLUDE.sub(lambda m: (base / f"{m.group(1)}.lua").read_text(), text)
+    lines: list[str] = []
+    origin: list[tuple[str, int]] = []
+    seen = {name}
+
+    def splice(path: str) -> None:
+        text = (base / f"{path}.lua").read_text()
+        for number, line in enumerate(text.splitlines(), 1):
+            include = INCLUDE.match(line)
+            if include is None:
+                lines.append(line)
+                origin.append((f"{path}.lua", number))
+            elif include.group(1) not in seen:
+                seen.add(include.group(1))
+                splice(include.group(1))
+
+    splice(name)
+    return Spliced(name, "\n".join(lines) + "\n", tuple(origin))
+
+
+def source(name: str) -> str:
+    """The script's text with its includes spliced in (what SCRIPT LOAD gets)."""
+    return spliced(name).text
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A script's reply: its status and its fields by name."""
+
+    status: str
+    fields: Mapping[str, str]
+
+    def __getitem__(self, name: str) -> str:
+        return self.fields[name]
+
+    def get(self, name: str) -> str:
+        """A field this status may lack ('' then, as the scripts spell "none")."""
+        return self.fields.get(name, "")
+
+
+def decode(name: str, raw: Any) -> Reply:
+    """Checks a raw reply against :data:`REPLIES`; ``{'error', 'code', c}`` raises the
+    typed error for ``c``."""
+    if not isinstance(raw, list) or not raw or len(raw) % 2 == 0:
+        raise ScriptContractError(f"{name}.lua returned {raw!r}")
+    values = [v.decode() if isinstance(v, bytes) else str(v) for v in raw]
+    status, names, data = values[0], tuple(values[1::2]), values[2::2]
+    if status == "error" and names == ("code",):
+        raise error_for_code(data[0])
+    if REPLIES.get(name, {}).get(status) != names:
+        raise ScriptContractError(f"{name}.lua replied {status!r} with fields {names}")
+    return Reply(status, dict(zip(names, data, strict=True)))
 
 
 class Scripts:
@@ -64,12 +203,14 @@ class Scripts:
     def __init__(self, client: ScriptingClient, names: Sequence[str] = SCRIPT_NAMES) -> None:
         self._scripts: dict[str, Any] = {n: client.register_script(source(n)) for n in names}
 
-    def run(self, name: str, key: str, args: Sequence[str | int | float]) -> list[str]:
-        """Runs a script; ``{'error', code}`` replies raise the typed error for that code."""
-        reply = self._scripts[name](keys=[key], args=list(args))
-        if not isinstance(reply, list) or not reply:
-            raise ScriptContractError(f"{name}.lua returned {reply!r}")
-        values = [v.decode() if isinstance(v, bytes) else str(v) for v in reply]
-        if values[0] == "error":
-            raise error_for_code(values[1] if len(values) > 1 else "")
-        return values
+    def run(self, name: str, key: str, args: Sequence[str | int | float]) -> Reply:
+        """Runs a script and decodes its reply. A Redis error raised while it ran names the
+        file and line of lua/ it came from (the spliced line number alone is misleading)."""
+        try:
+            raw = self._scripts[name](keys=[key], args=list(args))
+        except ResponseError as error:
+            message = str(error)
+            if not _SCRIPT_LINE.search(message):
+                raise
+            raise type(error)(spliced(name).explain(message)) from error
+        return decode(name, raw)

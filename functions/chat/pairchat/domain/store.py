@@ -1,8 +1,9 @@
 """The Redis side of the domain: one method per script, typed results.
 
 Each method is exactly one script call, so one Redis round trip (plus a SCRIPT LOAD after
-NOSCRIPT). Connection ids map to users inside the scripts; nothing here trusts a user id
-that did not come from Redis or from ``$connect``.
+NOSCRIPT). Replies are read by field name (scripts.REPLIES declares them). Connection ids
+map to users inside the scripts; nothing here trusts a user id that did not come from Redis
+or from ``$connect``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pairchat.domain.keys import Keys
-from pairchat.domain.scripts import ScriptingClient, Scripts
+from pairchat.domain.scripts import Reply, ScriptingClient, Scripts
 from pairchat.settings import Settings
 
 JoinMode = Literal["join", "next", "queue", "retry"]
@@ -115,7 +116,7 @@ class ChatStore:
         self._session_ttl_ms = settings.session_ttl_s * 1000
         self._rate_window_ms = settings.rate_window_s * 1000
 
-    def _run(self, name: str, connection_id: str, *args: str | int | float) -> list[str]:
+    def _run(self, name: str, connection_id: str, *args: str | int | float) -> Reply:
         key = self.keys.connection(connection_id)
         return self.scripts.run(name, key, (self.keys.prefix, connection_id, *args))
 
@@ -125,7 +126,11 @@ class ChatStore:
         """Opens (or resumes, for a token user within its grace) the user's session."""
         kind = "token" if authenticated else "anon"
         r = self._run("connect", connection_id, user_id, self._session_ttl_ms, kind)
-        return ConnectResult(r[1], r[2], r[3])
+        return ConnectResult(
+            previous_connection=r["previous_connection"],
+            resumed_room_id=r["resumed_room_id"],
+            partner_connection=r["partner_connection"],
+        )
 
     def match(
         self, connection_id: str, mode: JoinMode, gender: str, preference: str, room_id: str
@@ -145,20 +150,20 @@ class ChatStore:
             s.rate_joins,
             self._rate_window_ms,
         )
-        matched = r[0] == "matched"
+        # 'queued' replies carry no partner fields and 'matched' ones no queue.
         return MatchResult(
-            matched=matched,
-            room_id=r[1] if matched else "",
-            queue="" if matched else r[1],
-            user_id=r[2],
-            partner_id=r[3],
-            partner_connection=r[4],
-            waited_ms=float(r[5]),
-            gender=r[6],
-            preference=r[7],
-            left_room_id=r[8],
-            left_partner_connection=r[9],
-            stale_removed=int(float(r[10])),
+            matched=r.status == "matched",
+            user_id=r["user_id"],
+            gender=r["gender"],
+            preference=r["preference"],
+            room_id=r.get("room_id"),
+            queue=r.get("queue"),
+            partner_id=r.get("partner_id"),
+            partner_connection=r.get("partner_connection"),
+            waited_ms=float(r.get("waited_ms") or 0),
+            left_room_id=r["left_room_id"],
+            left_partner_connection=r["left_partner_connection"],
+            stale_removed=int(r["stale_removed"]),
         )
 
     def relay(self, connection_id: str) -> RelayResult:
@@ -172,53 +177,68 @@ class ChatStore:
             self._rate_window_ms,
         )
         return RelayResult(
-            room_id=r[1],
-            user_id=r[2],
-            partner_id=r[3],
-            partner_connection=r[4] if r[0] == "ok" else "",
+            room_id=r["room_id"],
+            user_id=r["user_id"],
+            partner_id=r["partner_id"],
+            partner_connection=r.get("partner_connection"),
         )
 
     def leave(self, connection_id: str, mode: LeaveMode) -> LeaveResult:
         grace_ms = self.settings.reconnect_grace_s * 1000
         r = self._run("leave", connection_id, mode, self._session_ttl_ms, grace_ms)
         return LeaveResult(
-            user_id=r[1],
-            room_id=r[2],
-            partner_id=r[3],
-            partner_connection=r[4],
-            was_queued=r[5] == "1",
-            away=r[0] == "away",
+            user_id=r["user_id"],
+            room_id=r["room_id"],
+            partner_id=r["partner_id"],
+            partner_connection=r["partner_connection"],
+            was_queued=r["was_queued"] == "1",
+            away=r.status == "away",
         )
 
     def heartbeat(self, connection_id: str) -> HeartbeatResult:
         r = self._run("heartbeat", connection_id, self._session_ttl_ms, self.settings.room_ttl_s)
-        state = r[2]
+        state = r["state"]
         assert state in ("room", "queued", "idle")
         return HeartbeatResult(
-            user_id=r[1],
+            user_id=r["user_id"],
             state=state,  # type: ignore[arg-type]
-            room_id=r[3],
-            partner_id=r[4],
-            left_room_id=r[5],
+            room_id=r["room_id"],
+            partner_id=r["partner_id"],
+            left_room_id=r["left_room_id"],
         )
 
     def report(self, connection_id: str, reason: str) -> PartnerAction:
         r = self._run("report", connection_id, reason, self.settings.reports_max)
-        return PartnerAction(room_id=r[1], user_id=r[2], partner_id=r[3], detail=r[4])
+        return PartnerAction(
+            room_id=r["room_id"],
+            user_id=r["user_id"],
+            partner_id=r["reported_id"],
+            detail=r["entry_id"],
+        )
 
     def block(self, connection_id: str) -> PartnerAction:
         r = self._run("block", connection_id, self.settings.block_ttl_s)
-        return PartnerAction(room_id=r[1], user_id=r[2], partner_id=r[3], detail=r[4])
+        return PartnerAction(
+            room_id=r["room_id"],
+            user_id=r["user_id"],
+            partner_id=r["blocked_id"],
+            detail=r["partner_connection"],
+        )
 
     def reap(self, room_id: str) -> ReapResult:
         """Ends the room if a member's session is gone (used by the sweeper)."""
         r = self.scripts.run("reap", self.keys.room(room_id), (self.keys.prefix, "", room_id))
-        status = r[0]
+        status = r.status
         assert status in ("alive", "none", "reaped")
-        return ReapResult(status, r[1], r[2], r[3])  # type: ignore[arg-type]
+        return ReapResult(
+            status,  # type: ignore[arg-type]
+            r["room_id"],
+            r.get("survivor_id"),
+            r.get("survivor_connection"),
+        )
 
     def sweep_queue(self, queue_name: str, members: list[str]) -> SweepQueueResult:
         """Removes the stale ones among ``members`` of queue ``queue_name`` (the sweeper)."""
-        key = f"{self.keys.prefix}{queue_name}"
+        key = self.keys.queue_by_name(queue_name)
         r = self.scripts.run("sweep", key, (self.keys.prefix, "", queue_name, *members))
-        return SweepQueueResult(removed=int(r[1]), checked=int(r[2]))
+        return SweepQueueResult(removed=int(r["removed"]), checked=int(r["checked"]))

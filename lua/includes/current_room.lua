@@ -1,0 +1,12 @@
+-- The live room id of session `sk` and the room's key, or nil. A dangling `room` field (the
+-- room expired) is cleared on the way.
+local function current_room(sk)
+  local rid = redis.call('HGET', sk, 'room')
+  if not rid then return nil end
+  local rk = room_key(rid)
+  if redis.call('EXISTS', rk) == 0 then
+    redis.call('HDEL', sk, 'room')
+    return nil
+  end
+  return rid, rk
+end
