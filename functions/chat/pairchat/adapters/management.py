@@ -197,8 +197,8 @@ def sigv4_headers(
     """AWS Signature Version 4 headers for a request with no query string.
 
     ``path`` is the request path as sent (already percent-encoded); as for every service
-    but S3, the canonical URI encodes it once more. tests/unit/adapters/test_management_sigv4.py checks the
-    result against botocore's own signer.
+    but S3, the canonical URI encodes it once more.
+    tests/unit/adapters/test_management_sigv4.py checks the result against botocore's signer.
     """
     from urllib.parse import quote
 
