@@ -2,12 +2,13 @@
 
 - ``/ws``: the WebSocket endpoint. Each connection gets an id in API Gateway's format; each
   frame is routed by the template's RouteSelectionExpression to the function template.yaml
-  wires to that route, with an event shaped like API Gateway's and a Lambda-like context.
-  Handlers run in worker processes (``workers.py``), or in a thread pool of this process
-  with ``workers=0``; either way concurrently, as Lambda runs invocations. One that raises
-  costs the client API Gateway's ``Internal server error`` frame, nothing more.
-- ``/@connections/{id}`` (also ``/{stage}/@connections/{id}``): the Management API, so the
-  handlers' stock boto3 ``apigatewaymanagementapi`` client works with only its endpoint set.
+  wires to that route, with an event shaped like API Gateway's (``events.py``) and a
+  Lambda-like context (``lambda_runtime.py``). Handlers run through an ``invokers.Invoker``:
+  worker processes (``workers.py``), or a thread pool of this process with ``workers=0``;
+  either way concurrently, as Lambda runs invocations. One that raises costs the client
+  API Gateway's ``Internal server error`` frame, nothing more.
+- ``/@connections/{id}`` (also ``/{stage}/@connections/{id}``): the Management API
+  (``management_api.py``), so the handlers' stock clients work with only their endpoint set.
 - Anything else: the chat page, and the ops app under ``/ops`` when it is installed.
 
 The hot paths (frames in, ``POST @connections`` out) are plain ASGI with no framework
@@ -17,31 +18,20 @@ routing: one dict lookup per post, one JSON parse per frame for route selection.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
-import os
-import random
-import string
-import sys
-import threading
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http import HTTPStatus
-from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pairchat.domain.protocol import MAX_FRAME_BYTES
-from pairchat_tools.local.template_wiring import FunctionSpec, Wiring
-
-if TYPE_CHECKING:
-    from pairchat_tools.local.workers import WorkerPool
+from pairchat_tools.local.events import Connection, EventShaper, select_route
+from pairchat_tools.local.invokers import Invoker, ThreadInvoker
+from pairchat_tools.local.management_api import ManagementApi
+from pairchat_tools.local.template_wiring import Wiring
+from pairchat_tools.local.workers import WorkerPool
 
 log = logging.getLogger("pairchat_tools.local.gateway")
 
@@ -50,53 +40,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Handler = Callable[[dict[str, Any], Any], Any]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: What API Gateway sends a client when the integration fails (spacing included).
 _INTERNAL_ERROR = '{{"message": "Internal server error", "connectionId":"{}", "requestId":"{}"}}'
 _FORBIDDEN = '{{"message": "Forbidden", "connectionId":"{}", "requestId":"{}"}}'
-#: Header names API Gateway passes with their usual capitalisation.
-_HEADER_CASE = {
-    "sec-websocket-key": "Sec-WebSocket-Key",
-    "sec-websocket-version": "Sec-WebSocket-Version",
-    "sec-websocket-extensions": "Sec-WebSocket-Extensions",
-    "sec-websocket-protocol": "Sec-WebSocket-Protocol",
-}
-
-
-#: Ids come from a PRNG seeded once from the OS: ``os.urandom`` drops the GIL on every call,
-#: and the event loop then queues behind handler threads to get it back (measured: ~0.2 ms
-#: per id under load). Local ids need to be unique, not unguessable.
-_rng = random.Random(os.urandom(32))
-
-
-def new_id() -> str:
-    """An id shaped like API Gateway's connection and request ids (``L0SM9cOFvHcCIhw=``):
-    base64 of 11 random bytes, with ``+`` and ``/`` swapped for letters so that an id
-    needs no escaping in a URL path."""
-    return base64.b64encode(_rng.getrandbits(88).to_bytes(11, "big"), altchars=b"Xq").decode()
-
-
-def _uuid() -> str:
-    return str(uuid.UUID(int=_rng.getrandbits(128), version=4))
-
-
-def _api_id() -> str:
-    return "".join(_rng.choice(string.ascii_lowercase + string.digits) for _ in range(10))
-
-
-def _header_name(raw: bytes) -> str:
-    name = raw.decode("latin-1").lower()
-    return _HEADER_CASE.get(name) or "-".join(p.capitalize() for p in name.split("-"))
-
-
-def _request_time(epoch_s: float) -> str:
-    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_s))
-
-
-def _iso(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(frozen=True)
@@ -119,115 +67,13 @@ class GatewayOptions:
     region: str = "us-east-1"
 
 
-class LambdaContext:
-    """What the Python Lambda runtime passes as ``context``."""
-
-    __slots__ = (
-        "_deadline",
-        "aws_request_id",
-        "client_context",
-        "function_name",
-        "function_version",
-        "identity",
-        "invoked_function_arn",
-        "log_group_name",
-        "log_stream_name",
-        "memory_limit_in_mb",
-    )
-
-    def __init__(self, spec: FunctionSpec, region: str) -> None:
-        name = f"pairchat-local-{spec.logical_id}"
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:000000000000:function:{name}"
-        #: The runtime passes it as a string (from AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
-        self.memory_limit_in_mb = str(spec.memory_mb)
-        self.aws_request_id = _uuid()
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + _uuid().replace("-", "")
-        self.identity = None
-        self.client_context = None
-        self._deadline = time.monotonic() + spec.timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-class Connection:
-    __slots__ = (
-        "close_code",
-        "close_reason",
-        "closed",
-        "connected_at",
-        "connected_mono",
-        "domain",
-        "id",
-        "last_active_mono",
-        "send",
-        "source_ip",
-        "user_agent",
-    )
-
-    def __init__(self, cid: str, send: Send, source_ip: str, user_agent: str | None) -> None:
-        self.id = cid
-        self.send = send
-        self.source_ip = source_ip
-        self.user_agent = user_agent
-        self.connected_at = time.time()
-        self.connected_mono = self.last_active_mono = time.monotonic()
-        self.closed = False
-        #: Set when the gateway closes the socket, so $disconnect reports why.
-        self.close_code: int | None = None
-        self.close_reason = ""
-        #: The Host the client connected to; API Gateway's ``domainName``.
-        self.domain = "localhost"
-
-
-class Invoker:
-    """Loads the handlers template.yaml names and runs them like Lambda would."""
-
-    def __init__(self, wiring: Wiring, concurrency: int, region: str) -> None:
-        self.wiring = wiring
-        self.region = region
-        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda")
-        self.handlers: dict[str, tuple[FunctionSpec, Handler]] = {}
-        for route, spec in wiring.routes.items():
-            self.handlers[route] = (spec, self._load(spec))
-        self._cold = {spec.module for spec, _ in self.handlers.values()}
-        self._cold_lock = threading.Lock()
-
-    @staticmethod
-    def _load(spec: FunctionSpec) -> Handler:
-        code = str(spec.code_uri)
-        if code not in sys.path:
-            sys.path.insert(0, code)
-        handler: Handler = getattr(import_module(spec.module), spec.attribute)
-        return handler
-
-    def call(self, route: str, event: dict[str, Any]) -> Any:
-        """One invocation, in a pool thread. The first one per module runs alone: a cold
-        start builds the module's clients once, as in a fresh Lambda container."""
-        spec, handler = self.handlers[route]
-        context = LambdaContext(spec, self.region)
-        started = time.monotonic()
-        if spec.module in self._cold:
-            with self._cold_lock:
-                result = handler(event, context)
-                self._cold.discard(spec.module)
-        else:
-            result = handler(event, context)
-        elapsed = time.monotonic() - started
-        if elapsed > spec.timeout_s:
-            log.warning(
-                "%s took %.1f s; Lambda would have stopped it at %.0f s",
-                spec.logical_id,
-                elapsed,
-                spec.timeout_s,
-            )
-        return result
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=False)
+def make_invoker(wiring: Wiring, options: GatewayOptions) -> Invoker:
+    """Worker processes when ``options.workers`` > 0, else this process's thread pool."""
+    if options.workers > 0:
+        return WorkerPool(
+            wiring, options.workers, options.concurrency, options.region, options.log_level
+        )
+    return ThreadInvoker(wiring, options.concurrency, options.region)
 
 
 class Gateway:
@@ -242,27 +88,21 @@ class Gateway:
         self.wiring = wiring
         self.options = options or GatewayOptions()
         self.on_ready = on_ready
-        self.api_id = _api_id()
         self.stage = wiring.stage
         self.selection_path = wiring.selection_path
         self.routes = frozenset(wiring.routes)
         self.connections: dict[str, Connection] = {}
-        opts = self.options
-        self.workers: WorkerPool | None = None
-        self.invoker: Invoker | None = None
-        if opts.workers > 0:
-            from pairchat_tools.local.workers import WorkerPool
-
-            self.workers = WorkerPool(
-                wiring, opts.workers, opts.concurrency, opts.region, opts.log_level
-            )
-        else:
-            self.invoker = Invoker(wiring, opts.concurrency, opts.region)
+        self.events = EventShaper(wiring.stage)
+        self.invoker = make_invoker(wiring, self.options)
+        self.management = ManagementApi(self.connections, self.close_connection)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._exit = AsyncExitStack()
         self._fallback = self._build_fallback()
+
+    @property
+    def api_id(self) -> str:
+        return self.events.api_id
 
     # -- ASGI entry -------------------------------------------------------------------------
 
@@ -278,7 +118,7 @@ class Gateway:
             path: str = scope["path"]
             i = path.find("/@connections/")
             if i == 0 or (i > 0 and path[1:i] == self.stage):
-                await self._management(scope, receive, send, path[i + 14 :])
+                await self.management(scope, receive, send, path[i + 14 :])
                 return
             await self._fallback(scope, receive, send)
             return
@@ -304,14 +144,12 @@ class Gateway:
                 return
 
     async def startup(self) -> None:
-        self._loop = asyncio.get_running_loop()
         ops = self.options.ops_app
         lifespan = getattr(getattr(ops, "router", None), "lifespan_context", None)
         if ops is not None and lifespan is not None:
             await self._exit.enter_async_context(lifespan(ops))
         self._reaper = asyncio.create_task(self._reap())
-        if self.workers is not None:
-            await self.workers.start()
+        await self.invoker.start()
         if self.on_ready is not None:
             self.on_ready()
 
@@ -321,10 +159,7 @@ class Gateway:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
         await self._exit.aclose()
-        if self.workers is not None:
-            await self.workers.close()
-        if self.invoker is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.invoker.close)
+        await self.invoker.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -333,53 +168,9 @@ class Gateway:
 
     # -- WebSocket --------------------------------------------------------------------------
 
-    def _context(self, conn: Connection, route: str, event_type: str, now: float) -> dict[str, Any]:
-        rid = new_id()
-        return {
-            "routeKey": route,
-            "eventType": event_type,
-            "extendedRequestId": rid,
-            "requestTime": _request_time(now),
-            "messageDirection": "IN",
-            "stage": self.stage,
-            "connectedAt": int(conn.connected_at * 1000),
-            "requestTimeEpoch": int(now * 1000),
-            # As in API Gateway's events: the user agent only on CONNECT.
-            "identity": {"sourceIp": conn.source_ip}
-            if conn.user_agent is None or event_type != "CONNECT"
-            else {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
-            "requestId": rid,
-            "domainName": conn.domain,
-            "connectionId": conn.id,
-            "apiId": self.api_id,
-        }
-
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # websocket.connect
-        headers: dict[str, str] = {}
-        multi: dict[str, list[str]] = {}
-        for raw_name, raw_value in scope.get("headers", []):
-            name, value = _header_name(raw_name), raw_value.decode("latin-1")
-            headers[name] = value if name not in headers else f"{headers[name]},{value}"
-            multi.setdefault(name, []).append(value)
-        client = scope.get("client") or ("127.0.0.1", 0)
-        conn = Connection(new_id(), send, str(client[0]), headers.get("User-Agent"))
-        conn.domain = headers.get("Host", "localhost")
-        server_port = (scope.get("server") or ("", 0))[1]
-        headers.setdefault("X-Forwarded-For", conn.source_ip)
-        headers.setdefault("X-Forwarded-Port", str(server_port))
-        headers.setdefault("X-Forwarded-Proto", "https" if scope.get("scheme") == "wss" else "http")
-        query, multi_query = _query(scope.get("query_string", b""))
-        now = time.time()
-        context = self._context(conn, "$connect", "CONNECT", now)
-        event = {
-            "headers": headers,
-            "multiValueHeaders": multi,
-            "queryStringParameters": query,
-            "multiValueQueryStringParameters": multi_query,
-            "requestContext": context,
-            "isBase64Encoded": False,
-        }
+        conn, event = self.events.connect(scope, send)
         status, result = await self._connect(event)
         if not 200 <= status < 300:
             await self._refuse(send, status, result)
@@ -412,19 +203,9 @@ class Gateway:
     async def _connect(self, event: dict[str, Any]) -> tuple[int, Any]:
         if "$connect" not in self.routes:
             return 200, None
-        if self.workers is not None:
-            ok, result = await self.workers.call("$connect", event)
-            if not ok:  # the worker logged it
-                return 500, None
-        else:
-            assert self.invoker is not None
-            try:
-                result = await asyncio.get_running_loop().run_in_executor(
-                    self.invoker.pool, self.invoker.call, "$connect", event
-                )
-            except Exception:
-                log.exception("$connect handler raised (connection %s)", _cid(event))
-                return 500, None
+        ok, result = await self.invoker.call("$connect", event)
+        if not ok:  # the invoker logged it
+            return 500, None
         if result is None:
             return 200, None
         status = result.get("statusCode", 200) if isinstance(result, dict) else 500
@@ -449,67 +230,21 @@ class Gateway:
         )
         await send({"type": "websocket.http.response.body", "body": payload})
 
-    def _route(self, text: str | None) -> str:
-        if text is None:
-            return "$default"
-        try:
-            value: Any = json.loads(text)
-        except ValueError:
-            return "$default"
-        for part in self.selection_path:
-            if not isinstance(value, dict):
-                return "$default"
-            value = value.get(part)
-        if isinstance(value, str) and value in self.routes:
-            return value
-        return "$default"
-
     def _frame(self, conn: Connection, text: str | None, data: bytes | None) -> None:
-        """One client frame: pick the route and hand the invocation to the pool."""
-        route = self._route(text)
-        now = time.time()
-        context = self._context(conn, route, "MESSAGE", now)
-        context["messageId"] = new_id()
-        if text is not None:
-            event = {"requestContext": context, "body": text, "isBase64Encoded": False}
-        else:
-            encoded = base64.b64encode(data or b"").decode()
-            event = {"requestContext": context, "body": encoded, "isBase64Encoded": True}
+        """One client frame: pick the route and hand the invocation to the invoker."""
+        route = select_route(text, self.selection_path, self.routes)
+        event = self.events.message(conn, route, text, data)
+        rid = event["requestContext"]["requestId"]
         if route not in self.routes:  # no $default route either
-            self._spawn(self._post_text(conn, _FORBIDDEN.format(conn.id, context["requestId"])))
+            self._spawn(self._post_text(conn, _FORBIDDEN.format(conn.id, rid)))
             return
-        if self.workers is not None:
-            rid = context["requestId"]
-            self.workers.invoke(
-                route, event, lambda ok, result: self._message_done(conn, route, rid, ok, result)
-            )
-            return
-        assert self.invoker is not None
-        try:
-            self.invoker.pool.submit(self._invoke_message, conn, route, event)
-        except RuntimeError:  # the pool is shutting down with the server: drop the frame
-            log.debug("frame from %s dropped at shutdown", conn.id)
-
-    def _invoke_message(self, conn: Connection, route: str, event: dict[str, Any]) -> None:
-        """Runs in a pool thread; only a failure or a two-way reply comes back to the loop."""
-        loop = self._loop
-        assert loop is not None and self.invoker is not None
-        try:
-            result = self.invoker.call(route, event)
-        except Exception:
-            rid = event["requestContext"]["requestId"]
-            log.exception("%s handler raised (connection %s, request %s)", route, conn.id, rid)
-            frame = _INTERNAL_ERROR.format(conn.id, rid)
-            loop.call_soon_threadsafe(self._spawn, self._post_text(conn, frame))
-            return
-        if route in self.wiring.two_way and isinstance(result, dict):
-            body = result.get("body")
-            if isinstance(body, str):
-                loop.call_soon_threadsafe(self._spawn, self._post_text(conn, body))
+        self.invoker.invoke(
+            route, event, lambda ok, result: self._message_done(conn, route, rid, ok, result)
+        )
 
     def _message_done(self, conn: Connection, route: str, rid: str, ok: bool, result: Any) -> None:
-        """A worker's reply, on the event loop: as ``_invoke_message`` ends in a thread."""
-        if not ok:  # the worker logged the traceback
+        """An invocation's end, on the event loop: a failure or a two-way reply is posted."""
+        if not ok:  # the invoker logged the traceback
             self._spawn(self._post_text(conn, _INTERNAL_ERROR.format(conn.id, rid)))
         elif route in self.wiring.two_way and isinstance(result, dict):
             body = result.get("body")
@@ -527,24 +262,8 @@ class Gateway:
     async def _disconnect(self, conn: Connection, code: int, reason: str) -> None:
         if "$disconnect" not in self.routes:
             return
-        now = time.time()
-        context = self._context(conn, "$disconnect", "DISCONNECT", now)
-        context["disconnectStatusCode"] = code
-        context["disconnectReason"] = reason
-        event = {
-            "headers": {"Host": conn.domain},
-            "requestContext": context,
-            "isBase64Encoded": False,
-        }
-        if self.workers is not None:
-            await self.workers.call("$disconnect", event)  # a failure is logged by the worker
-            return
-        assert self.invoker is not None
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self.invoker.pool, self.invoker.call, "$disconnect", event)
-        except Exception:
-            log.exception("$disconnect handler raised (connection %s)", conn.id)
+        # A failure is logged by the invoker; nobody is left to tell.
+        await self.invoker.call("$disconnect", self.events.disconnect(conn, code, reason))
 
     async def close_connection(self, conn: Connection, code: int, reason: str) -> None:
         """Closes from the gateway side (DELETE, idle, lifetime); $disconnect follows."""
@@ -568,58 +287,6 @@ class Gateway:
                 too_old = now - conn.connected_mono >= lifetime
                 if too_old or now - conn.last_active_mono >= idle:
                     await self.close_connection(conn, 1001, "Going away")
-
-    # -- Management API ---------------------------------------------------------------------
-
-    async def _management(self, scope: Scope, receive: Receive, send: Send, cid: str) -> None:
-        method = scope["method"]
-        conn = self.connections.get(cid)
-        if method == "POST":
-            body = await _read_body(receive)
-            if conn is None or conn.closed:
-                await _aws_error(send, 410, "GoneException")
-                return
-            if len(body) > MAX_FRAME_BYTES:
-                await _aws_error(send, 413, "PayloadTooLargeException")
-                return
-            try:
-                text = body.decode()
-            except UnicodeDecodeError:
-                message: Message = {"type": "websocket.send", "bytes": body}
-            else:
-                message = {"type": "websocket.send", "text": text}
-            try:
-                await conn.send(message)
-            except Exception:
-                conn.closed = True
-                await _aws_error(send, 410, "GoneException")
-                return
-            await _respond(send, 200, b"")
-        elif method == "GET":
-            await _read_body(receive)
-            if conn is None or conn.closed:
-                await _aws_error(send, 410, "GoneException")
-                return
-            identity: dict[str, str] = {"sourceIp": conn.source_ip}
-            if conn.user_agent is not None:
-                identity["userAgent"] = conn.user_agent
-            last_active = conn.connected_at + (conn.last_active_mono - conn.connected_mono)
-            info = {
-                "connectedAt": _iso(conn.connected_at),
-                "identity": identity,
-                "lastActiveAt": _iso(last_active),
-            }
-            await _respond(send, 200, json.dumps(info).encode(), b"application/json")
-        elif method == "DELETE":
-            await _read_body(receive)
-            if conn is None or conn.closed:
-                await _aws_error(send, 410, "GoneException")
-                return
-            await self.close_connection(conn, 1000, "")
-            await _respond(send, 204, b"")
-        else:
-            await _read_body(receive)
-            await _aws_error(send, 403, "ForbiddenException", "Forbidden")
 
     # -- everything else --------------------------------------------------------------------
 
@@ -650,10 +317,6 @@ class Gateway:
         return no_cache
 
 
-def _cid(event: dict[str, Any]) -> str:
-    return str(event["requestContext"]["connectionId"])
-
-
 def _result_header(result: Any, name: str) -> str | None:
     if not isinstance(result, dict):
         return None
@@ -662,51 +325,3 @@ def _result_header(result: Any, name: str) -> str | None:
         if key.lower() == name.lower():
             return str(value)
     return None
-
-
-def _query(raw: bytes) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
-    if not raw:
-        return None, None
-    from urllib.parse import parse_qsl
-
-    single: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-        single[key] = value
-        multi.setdefault(key, []).append(value)
-    return single, multi
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: bytes = b"application/json",
-    extra: Iterable[tuple[bytes, bytes]] = (),
-) -> None:
-    headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-amzn-requestid", _uuid().encode()),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _aws_error(send: Send, status: int, code: str, message: str | None = None) -> None:
-    """An error as AWS REST-JSON services send it; boto3 raises ``client.exceptions.<code>``."""
-    body = json.dumps({"message": message}).encode()
-    await _respond(send, status, body, extra=[(b"x-amzn-errortype", code.encode())])

@@ -28,16 +28,16 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.process import BaseProcess
 from typing import Any, cast
 
+from pairchat_tools.local.invokers import Reply, log_failure
+from pairchat_tools.local.lambda_runtime import HandlerHost
 from pairchat_tools.local.template_wiring import Wiring
 
 log = logging.getLogger("pairchat_tools.local.workers")
 
-#: ``(ok, result)``: ok is False when the handler raised (or its result was not JSON).
-Reply = Callable[[bool, Any], None]
 _READY = -1
 _HEADER = 4
 
@@ -94,7 +94,8 @@ class _Link(asyncio.Protocol):
 
 
 class WorkerPool:
-    """N worker processes, each serving invocations of every function in the wiring."""
+    """N worker processes, each serving invocations of every function in the wiring
+    (an ``invokers.Invoker``)."""
 
     def __init__(
         self, wiring: Wiring, workers: int, threads: int, region: str, log_level: int
@@ -219,9 +220,8 @@ def worker_main(
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from pairchat_tools.local.gateway import Invoker
-
-    invoker = Invoker(wiring, threads, region)
+    host = HandlerHost(wiring, region)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lambda")
     lock = threading.Lock()
 
     def send(payload: Any) -> None:
@@ -231,15 +231,9 @@ def worker_main(
 
     def run(rid: int, route: str, event: dict[str, Any]) -> None:
         try:
-            data = _frame([rid, True, invoker.call(route, event)])
+            data = _frame([rid, True, host.call(route, event)])
         except Exception:
-            context = event["requestContext"]
-            log.exception(
-                "%s handler raised (connection %s, request %s)",
-                route,
-                context.get("connectionId"),
-                context.get("requestId"),
-            )
+            log_failure(route, event)
             data = _frame([rid, False, None])
         with contextlib.suppress(OSError), lock:
             sock.sendall(data)
@@ -254,6 +248,6 @@ def worker_main(
         if not body:
             break
         rid, route, event = json.loads(body)
-        invoker.pool.submit(run, rid, route, event)
+        pool.submit(run, rid, route, event)
     # EOF: the gateway closed the pipe (it waits for its invocations first) or died.
     os._exit(0)
