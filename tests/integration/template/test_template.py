@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from pairchat.domain.protocol import ACTIONS
 from pairchat.settings import Settings, SettingsError
+from pairchat_tools import cfn_yaml
 from tests.support import EVENTS_DIR
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,34 +45,9 @@ EXPECTED_ROUTES = {"$connect", "$disconnect", "$default", *ACTIONS}
 # -- loading ----------------------------------------------------------------------------------
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags, turned into their long form."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
-    return loaded
+    return cfn_yaml.load(TEMPLATE)
 
 
 def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

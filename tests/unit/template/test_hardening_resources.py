@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pairchat.settings import Settings
-from pairchat_tools.local.template_wiring import Tag, load_template
+from pairchat_tools.local.template_wiring import load_template, references
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 
@@ -25,7 +25,7 @@ def test_report_and_block_routes_reach_the_message_function() -> None:
     }  # fmt: skip
     for key in ("report", "block"):
         target = routes[key]["Properties"]["Target"]
-        assert isinstance(target, Tag) and "MessageIntegration" in str(target.value)
+        assert "MessageIntegration" in set(references(target))
     depends = resources["Stage"]["DependsOn"]
     assert "ReportRoute" in depends and "BlockRoute" in depends
 

@@ -9,34 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from pairchat_tools import cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 MARKER = "# --- Operations (issue 5) ---"
 
 
-class _Loader(yaml.SafeLoader):
-    """CloudFormation short tags (!Ref, !Sub...) as their long form."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
-
-
-_Loader.add_multi_constructor("!", _intrinsic)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_Loader)
-    return loaded
+    return cfn_yaml.load(TEMPLATE)
 
 
 def test_ops_api_requires_iam_by_default(template: dict[str, Any]) -> None:

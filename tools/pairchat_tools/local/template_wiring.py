@@ -3,9 +3,9 @@
 Follows the same references CloudFormation follows: each ``AWS::ApiGatewayV2::Route`` of the
 WebSocket API names an integration in its ``Target``; the integration's ``IntegrationUri``
 names a function; the function (with SAM ``Globals``) gives Handler, CodeUri, Timeout and
-Environment. ``!Ref``/``!Sub``/``!GetAtt`` (short or long form) are followed, and parameter
-defaults resolve what can be resolved locally; a value that cannot (``RedisUrl`` has no
-default) is left ``None`` for the emulator to supply.
+Environment. ``!Ref``/``!Sub``/``!GetAtt`` (short or long form: ``cfn_yaml`` reads both as
+the long form) are followed, and parameter defaults resolve what can be resolved locally; a
+value that cannot (``RedisUrl`` has no default) is left ``None`` for the emulator to supply.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pairchat_tools import cfn_yaml
 
 WEBSOCKET_API = "AWS::ApiGatewayV2::Api"
 ROUTE = "AWS::ApiGatewayV2::Route"
@@ -32,45 +32,15 @@ class WiringError(ValueError):
     """template.yaml does not describe a WebSocket API the emulator can serve."""
 
 
-@dataclass(frozen=True)
-class Tag:
-    """A CloudFormation short-form intrinsic (``!Ref X``), kept as data."""
-
-    name: str
-    value: Any
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that keeps ``!Ref``, ``!Sub``, ``!GetAtt``... instead of refusing them."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Tag:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
-        value = loader.construct_mapping(node, deep=True)
-    return Tag(suffix, value)
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 def load_template(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=_CfnLoader)
-    if not isinstance(data, dict):
-        raise WiringError(f"{path} is not a CloudFormation template")
-    return data
+    try:
+        return cfn_yaml.load(path)
+    except ValueError as exc:
+        raise WiringError(str(exc)) from None
 
 
 def _intrinsic(expr: Any) -> tuple[str, Any] | None:
-    """(name, argument) of an intrinsic in either form, e.g. ("Ref", "X")."""
-    if isinstance(expr, Tag):
-        return expr.name, expr.value
+    """(name, argument) of an intrinsic, e.g. ("Ref", "X") (``cfn_yaml`` gives long forms)."""
     if isinstance(expr, dict) and len(expr) == 1:
         ((key, value),) = expr.items()
         if key == "Ref":
