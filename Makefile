@@ -36,8 +36,11 @@ typecheck: $(STAMP)
 template-check:
 	bash infra/scripts/template-check.sh
 
+## Every tier on Redis (Debian's redis-server), then the integration tier (Lua, domain,
+## handlers, ops, the 3-node cluster) again on Valkey, the engine ElastiCache Serverless runs.
 pytest: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup
+	PAIRCHAT_TEST_ENGINE=valkey $(PY) -m pytest -n 2 --dist loadgroup tests/integration
 
 ## Benchmarks, a few minutes, not part of `make test`: a table on stdout,
 ## bench/results/latest.json and latest.png (docs/performance.md).

@@ -23,9 +23,10 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "pairchat-bench")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 import redis  # noqa: E402
-from tests.support import load_event, redis_server  # noqa: E402
+from tests.support import load_event  # noqa: E402
 
 from pairchat.settings import Settings  # noqa: E402
+from pairchat_tools.local.redis_server import redis_server  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 PREFIX = "{bench}:"
@@ -88,8 +89,8 @@ class CountingConnection(redis.Connection):
 @contextmanager
 def private_redis(*extra: str) -> Iterator[str]:
     """A private redis-server on a free port (never the machine's 6379); yields its URL."""
-    with redis_server(*extra) as (port, _proc, _dir):
-        yield f"redis://127.0.0.1:{port}/0"
+    with redis_server(*extra, engine="redis") as server:
+        yield server.url
 
 
 def bench_settings(url: str, **overrides: Any) -> Settings:

@@ -12,7 +12,7 @@ import redis
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
-from tests.support import redis_server
+from tests.support import engine_under_test, redis_server
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "pairchat-tests")
@@ -40,10 +40,14 @@ class RecordingNotifier:
         return self.frames[connection_id][-1]
 
 
+def pytest_report_header() -> str:
+    return f"test engine: {engine_under_test()} (PAIRCHAT_TEST_ENGINE)"
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    with redis_server() as (port, _proc, _dir):
-        yield f"redis://127.0.0.1:{port}/0"
+    with redis_server() as server:
+        yield server.url
 
 
 @pytest.fixture

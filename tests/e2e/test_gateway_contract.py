@@ -58,8 +58,8 @@ class Contract:
 
 @pytest.fixture(scope="session")
 def contract_stack() -> Iterator[Contract]:
-    with redis_server() as (port, _proc, _dir):
-        url = f"redis://127.0.0.1:{port}/0"
+    with redis_server() as private:
+        url = private.url
         args = ("--template", str(TEMPLATE), "--log-level", "warning")
         limits = ("--idle-timeout", str(IDLE_S), "--max-lifetime", str(LIFETIME_S))
         with dev_server(*args, *limits, env={"REDIS_URL": url}) as server:

@@ -1,9 +1,10 @@
 """The hash-tag design, proven on a real 3-node Redis Cluster.
 
 ElastiCache Serverless is always cluster mode: a script may only touch keys of the slot it
-was routed to. This module starts three ``redis-server --cluster-enabled yes`` on free
-loopback ports, joins them with ``redis-cli --cluster create``, and runs pairing, chat and
-leave through the Lambda adapters with the production client factory (a ``RedisCluster``).
+was routed to. This module starts three ``--cluster-enabled yes`` servers of the test engine
+(Redis, or Valkey with ``PAIRCHAT_TEST_ENGINE=valkey``) on free loopback ports, joins them
+with ``redis-cli --cluster create``, and runs pairing, chat and leave through the Lambda
+adapters with the production client factory (a ``RedisCluster``).
 Then it shows the counterfactual: without a hash tag the code refuses to start, and the
 server refuses the same scripts.
 """
@@ -12,11 +13,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import pytest
@@ -28,8 +27,9 @@ from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.handlers.ws import handle_connect, handle_disconnect, handle_message
 from pairchat.settings import Settings, SettingsError
+from pairchat_tools.local.redis_server import RedisServer, RedisServerError
 from tests.conftest import RecordingNotifier
-from tests.support import free_port, load_event
+from tests.support import free_port, load_event, redis_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 
@@ -37,36 +37,15 @@ PREFIX = "{pairchat}:"
 NODES = 3
 
 
-@contextmanager
-def _node(port: int, bus_port: int) -> Iterator[subprocess.Popen[bytes]]:
-    workdir = Path(tempfile.mkdtemp(prefix="pairchat-cluster-"))
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not on PATH (make test installs it)"
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--cluster-enabled", "yes",
-            "--cluster-port", str(bus_port),
-            "--cluster-config-file", "nodes.conf",  # inside --dir: one per node
-            "--cluster-node-timeout", "5000",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _node(port: int, bus_port: int) -> AbstractContextManager[RedisServer]:
+    """One cluster node of the test engine (``PAIRCHAT_TEST_ENGINE``), via the one launcher."""
+    return redis_server(
+        "--cluster-enabled", "yes",
+        "--cluster-port", str(bus_port),
+        "--cluster-config-file", "nodes.conf",  # inside the server's own --dir: one per node
+        "--cluster-node-timeout", "5000",
+        port=port,
     )  # fmt: skip
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _wait(predicate: Any, what: str, timeout: float = 15.0) -> None:
@@ -104,16 +83,14 @@ def _start_cluster(stack: ExitStack, cli: str) -> list[int] | str:
     """The nodes' ports once the cluster is ok, or why it could not start."""
     ports = _distinct_free_ports(2 * NODES)
     data_ports, bus_ports = ports[:NODES], ports[NODES:]
-    procs = [stack.enter_context(_node(p, b)) for p, b in zip(data_ports, bus_ports, strict=True)]
+    try:
+        for p, b in zip(data_ports, bus_ports, strict=True):
+            stack.enter_context(_node(p, b))
+    except RedisServerError as exc:  # e.g. a port taken meanwhile: the caller tries again
+        return str(exc)
     clients = [redis.Redis(port=p, decode_responses=True) for p in data_ports]
     for client in clients:
         stack.callback(client.close)
-    try:
-        _wait(lambda: all(c.ping() for c in clients), "the nodes to answer", 10)
-    except RuntimeError as exc:
-        return str(exc)
-    if any(p.poll() is not None for p in procs):
-        return "a node exited"
     create = subprocess.run(
         [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in data_ports),
          "--cluster-replicas", "0", "--cluster-yes"],

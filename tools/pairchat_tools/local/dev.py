@@ -22,7 +22,12 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pairchat_tools.local.embedded_redis import EmbeddedRedisError, RedisInfo, embedded_redis
+from pairchat_tools.local.embedded_redis import (
+    MODES,
+    EmbeddedRedisError,
+    RedisInfo,
+    embedded_redis,
+)
 from pairchat_tools.local.template_wiring import Wiring, WiringError, default_template, read_wiring
 from pairchat_tools.rlimit import raise_fd_limit
 
@@ -44,9 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--redis",
-        choices=("auto", "url", "server", "fake"),
+        choices=MODES,
         default="auto",
-        help="auto: REDIS_URL, else a private redis-server, else fakeredis (default: %(default)s)",
+        help="auto: REDIS_URL, else a private Valkey (the engine ElastiCache runs), else a "
+        "private redis-server; valkey/redis force one; server = redis (default: %(default)s)",
     )
     parser.add_argument(
         "--idle-timeout",

