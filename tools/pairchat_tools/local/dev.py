@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -28,6 +29,7 @@ from pairchat_tools.local.embedded_redis import (
     RedisInfo,
     embedded_redis,
 )
+from pairchat_tools.local.guard import is_loopback_bind, loopback_hosts
 from pairchat_tools.local.template_wiring import Wiring, WiringError, default_template, read_wiring
 from pairchat_tools.rlimit import raise_fd_limit
 
@@ -81,6 +83,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=16,
         help="handler threads, in each worker process (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=50.0,
+        metavar="N",
+        help="frames per second one connection may send before API Gateway's 'Too Many "
+        "Requests' answer (a token bucket per connection; 0: no bucket; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--throttle-burst",
+        type=int,
+        default=100,
+        metavar="N",
+        help="frames one connection may send at once (the bucket's size; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=10,
+        metavar="N",
+        help="invocations of one connection under way at once; more frames are throttled "
+        "(0: no cap; default: %(default)s)",
     )
     parser.add_argument(
         "--switch-interval",
@@ -243,10 +268,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"pairchat dev: {exc}", file=sys.stderr)
         return 2
     extra = _parse_env(args.env)
-    if args.host not in ("127.0.0.1", "::1", "localhost"):
+    # Beyond loopback, the Management API takes only requests signed with a per-run secret,
+    # which the handlers get as their AWS secret key (local/guard.py); the banner prints it.
+    secret = None if is_loopback_bind(args.host) else secrets.token_urlsafe(24)
+    if secret is not None:
+        extra = {"AWS_SECRET_ACCESS_KEY": secret, **extra}
         log.warning(
-            "listening on %s: the Management API (/@connections) checks no signature, so "
-            "anyone who can reach this port can post to or close any connection",
+            "listening on %s: every Host name is answered, and the chat page and /ops are "
+            "open to whoever reaches this port; the Management API needs the secret below",
             args.host,
         )
     raise_fd_limit(65536)
@@ -280,7 +309,8 @@ def run(args: argparse.Namespace) -> int:
             os.environ.pop("AWS_PROFILE", None)
             # Before the first handler import: modules read their configuration at cold start.
             os.environ.update(env)
-            return _serve(args, wiring, sock, port, url_host, redis)
+            keys = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) if secret else None
+            return _serve(args, wiring, sock, port, url_host, redis, keys)
     except EmbeddedRedisError as exc:
         print(f"pairchat dev: {exc}", file=sys.stderr)
         return 1
@@ -298,14 +328,20 @@ def _serve(
     port: int,
     url_host: str,
     redis: RedisInfo,
+    keys: tuple[str, str] | None = None,
 ) -> int:
     import uvicorn
 
     from pairchat.domain.protocol import MAX_FRAME_BYTES
     from pairchat_tools.local.gateway import Gateway, GatewayOptions
+    from pairchat_tools.local.throttle import ThrottleLimits
+    from pairchat_tools.local.ws_protocol import WebSocketProtocol
 
     ops = _ops_app(args.no_ops)
     banner = _banner(url_host, port, redis, wiring, ops is not None)
+    if keys is not None:  # bound beyond loopback: how to sign Management API requests
+        key = f"  Management key  SigV4, access key {keys[0]}, secret {keys[1]} (this run only)"
+        banner = f"{banner.rstrip()}\n{key}\n"
 
     def ready() -> None:
         print(banner, flush=True)
@@ -320,6 +356,13 @@ def _serve(
             log_level=getattr(logging, args.log_level.upper()),
             ops_app=ops,
             region=os.environ["AWS_REGION"],
+            allowed_hosts=loopback_hosts(port) if is_loopback_bind(args.host) else None,
+            management_credentials=keys,
+            throttle=ThrottleLimits(
+                max(0.0, args.throttle_rate),
+                max(1, args.throttle_burst),
+                max(0, args.max_in_flight),
+            ),
         ),
         on_ready=ready,
     )
@@ -327,7 +370,7 @@ def _serve(
         gateway,
         loop="auto",  # uvloop when installed
         http="auto",  # httptools when installed
-        ws="websockets-sansio",
+        ws=WebSocketProtocol,  # websockets-sansio, answering handshakes it cannot parse
         # API Gateway's frame limit: a larger message closes the socket with 1009.
         ws_max_size=MAX_FRAME_BYTES,
         # API Gateway neither compresses nor pings; mirror it (and save the CPU).

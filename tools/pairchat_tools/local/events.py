@@ -76,6 +76,7 @@ class Connection:
         "notices",
         "send",
         "source_ip",
+        "throttled",
         "tokens",
         "tokens_mono",
         "user_agent",
@@ -100,6 +101,7 @@ class Connection:
         self.tokens = 0.0
         self.tokens_mono = self.connected_mono
         self.notices = 0
+        self.throttled = False
 
 
 def _query(raw: bytes) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
@@ -187,12 +189,14 @@ class EventShaper:
 
 def select_route(text: str | None, path: tuple[str, ...], routes: frozenset[str]) -> str:
     """``$request.body.<path>`` route selection: the frame's value at ``path`` when it names
-    a route, else ``$default`` (binary frames, non-JSON, a missing or non-string value)."""
+    a route, else ``$default`` (binary frames, non-JSON, a missing or non-string value), as
+    API Gateway does. JSON nested past Python's recursion limit is not JSON the emulator can
+    read: ``$default`` too, where the handler answers ``invalid_json`` (docs/protocol.md)."""
     if text is None:
         return "$default"
     try:
         value: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "$default"
     for part in path:
         if not isinstance(value, dict):

@@ -22,15 +22,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from pairchat_tools.local.events import Connection, EventShaper, select_route
+from pairchat_tools.local.events import Connection, EventShaper, new_id, select_route
+from pairchat_tools.local.guard import request_host
 from pairchat_tools.local.invokers import Invoker, ThreadInvoker
 from pairchat_tools.local.management_api import ManagementApi
 from pairchat_tools.local.template_wiring import Wiring
+from pairchat_tools.local.throttle import MAX_PENDING_NOTICES, TOO_MANY_REQUESTS, ThrottleLimits
 from pairchat_tools.local.workers import WorkerPool
 
 log = logging.getLogger("pairchat_tools.local.gateway")
@@ -44,6 +46,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: What API Gateway sends a client when the integration fails (spacing included).
 _INTERNAL_ERROR = '{{"message": "Internal server error", "connectionId":"{}", "requestId":"{}"}}'
+#: API Gateway's quota on a WebSocket URL's length, in characters (path and query here; a
+#: request line over 8 KB never gets this far: ``ws_protocol.py`` answers it).
+MAX_URL_CHARS = 4096
 _FORBIDDEN = '{{"message": "Forbidden", "connectionId":"{}", "requestId":"{}"}}'
 
 
@@ -65,6 +70,14 @@ class GatewayOptions:
     #: Mounted at ``/ops`` when given.
     ops_app: ASGIApp | None = None
     region: str = "us-east-1"
+    #: The Host header values answered (``guard.py``: loopback names when bound to
+    #: loopback); None answers any Host.
+    allowed_hosts: frozenset[str] | None = None
+    #: (access key id, secret) every Management API request must be SigV4-signed with;
+    #: None checks no signature.
+    management_credentials: tuple[str, str] | None = None
+    #: Per-connection token bucket and in-flight cap (``throttle.py``).
+    throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
 
 
 def make_invoker(wiring: Wiring, options: GatewayOptions) -> Invoker:
@@ -94,7 +107,9 @@ class Gateway:
         self.connections: dict[str, Connection] = {}
         self.events = EventShaper(wiring.stage)
         self.invoker = make_invoker(wiring, self.options)
-        self.management = ManagementApi(self.connections, self.close_connection)
+        self.management = ManagementApi(
+            self.connections, self.close_connection, self.options.management_credentials
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._exit = AsyncExitStack()
@@ -108,6 +123,10 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        allowed = self.options.allowed_hosts
+        if allowed is not None and kind != "lifespan" and request_host(scope) not in allowed:
+            await self._wrong_host(kind, receive, send)
+            return
         if kind == "websocket":
             if scope["path"] in ("/ws", "/ws/", f"/{self.stage}"):
                 await self._websocket(scope, receive, send)
@@ -124,6 +143,18 @@ class Gateway:
             return
         if kind == "lifespan":
             await self._lifespan(receive, send)
+
+    async def _wrong_host(self, kind: str, receive: Receive, send: Send) -> None:
+        """403 for a Host that is not this server's loopback name (DNS rebinding)."""
+        body = b'{"message": "Forbidden: this server answers only its loopback host names"}'
+        if kind == "websocket":
+            await receive()  # websocket.connect
+            prefix = "websocket.http.response"
+        else:
+            prefix = "http.response"
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": f"{prefix}.start", "status": 403, "headers": headers})
+        await send({"type": f"{prefix}.body", "body": body})
 
     # -- lifespan ---------------------------------------------------------------------------
 
@@ -170,6 +201,9 @@ class Gateway:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # websocket.connect
+        if len(scope.get("raw_path") or b"") + 1 + len(scope["query_string"]) > MAX_URL_CHARS:
+            await self._refuse(send, 414, {"body": '{"message": "URI Too Long"}'})
+            return
         conn, event = self.events.connect(scope, send)
         status, result = await self._connect(event)
         if not 200 <= status < 300:
@@ -180,6 +214,7 @@ class Gateway:
         if protocol:
             accept["subprotocol"] = protocol
         await send(accept)
+        self.options.throttle.start(conn, time.monotonic())
         self.connections[conn.id] = conn
         code, reason = 1005, ""
         try:
@@ -187,8 +222,11 @@ class Gateway:
                 message = await receive()
                 kind = message["type"]
                 if kind == "websocket.receive":
-                    conn.last_active_mono = time.monotonic()
-                    self._frame(conn, message.get("text"), message.get("bytes"))
+                    conn.last_active_mono = now = time.monotonic()
+                    if self.options.throttle.admit(conn, now):
+                        self._frame(conn, message.get("text"), message.get("bytes"))
+                    else:
+                        self._throttled(conn)
                 elif kind == "websocket.disconnect":
                     code = int(message.get("code") or 1005)
                     reason = str(message.get("reason") or "")
@@ -231,19 +269,37 @@ class Gateway:
         await send({"type": "websocket.http.response.body", "body": payload})
 
     def _frame(self, conn: Connection, text: str | None, data: bytes | None) -> None:
-        """One client frame: pick the route and hand the invocation to the invoker."""
+        """One admitted client frame: pick the route and hand the invocation to the invoker."""
         route = select_route(text, self.selection_path, self.routes)
         event = self.events.message(conn, route, text, data)
         rid = event["requestContext"]["requestId"]
         if route not in self.routes:  # no $default route either
+            self.options.throttle.release(conn)
             self._spawn(self._post_text(conn, _FORBIDDEN.format(conn.id, rid)))
             return
         self.invoker.invoke(
             route, event, lambda ok, result: self._message_done(conn, route, rid, ok, result)
         )
 
+    def _throttled(self, conn: Connection) -> None:
+        """A frame over the connection's limits: API Gateway's answer, never an invocation."""
+        if conn.notices >= MAX_PENDING_NOTICES:
+            return  # the client is not reading: drop silently, keep memory bounded
+        if conn.notices == 0 and not conn.throttled:
+            log.warning("throttling connection %s (%s)", conn.id, self.options.throttle)
+        conn.throttled = True
+        conn.notices += 1
+        self._spawn(self._post_notice(conn, TOO_MANY_REQUESTS.format(conn.id, new_id())))
+
+    async def _post_notice(self, conn: Connection, text: str) -> None:
+        try:
+            await self._post_text(conn, text)
+        finally:
+            conn.notices -= 1
+
     def _message_done(self, conn: Connection, route: str, rid: str, ok: bool, result: Any) -> None:
         """An invocation's end, on the event loop: a failure or a two-way reply is posted."""
+        self.options.throttle.release(conn)
         if not ok:  # the invoker logged the traceback
             self._spawn(self._post_text(conn, _INTERNAL_ERROR.format(conn.id, rid)))
         elif route in self.wiring.two_way and isinstance(result, dict):

@@ -14,6 +14,7 @@ from typing import Any
 
 from pairchat.domain.protocol import MAX_FRAME_BYTES
 from pairchat_tools.local.events import Connection, iso
+from pairchat_tools.local.guard import sigv4_valid
 from pairchat_tools.local.lambda_runtime import new_uuid
 
 Scope = MutableMapping[str, Any]
@@ -62,14 +63,25 @@ async def aws_error(send: Send, status: int, code: str, message: str | None = No
 class ManagementApi:
     """``@connections/{id}`` over the gateway's live connections."""
 
-    def __init__(self, connections: Mapping[str, Connection], close: Closer) -> None:
+    def __init__(
+        self,
+        connections: Mapping[str, Connection],
+        close: Closer,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.connections = connections
         self.close = close
+        #: (access key id, secret) every request must be SigV4-signed with (``guard.py``);
+        #: None when bound to loopback, where only this machine can reach the port.
+        self.credentials = credentials
         self._methods = {"POST": self._post, "GET": self._get, "DELETE": self._delete}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, cid: str) -> None:
         body = await read_body(receive)
         method = self._methods.get(scope["method"])
+        if self.credentials is not None and not sigv4_valid(scope, body, *self.credentials):
+            await aws_error(send, 403, "ForbiddenException", "Forbidden")
+            return
         if method is None:
             await aws_error(send, 403, "ForbiddenException", "Forbidden")
             return
