@@ -104,11 +104,6 @@ def test_ops_never_imports_tools() -> None:
             assert "pairchat_tools" not in roots(imported), name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway <-> workers cycle, removed by the emulator split (issue 10.3); "
-    "delete this marker when that lands",
-)
 def test_no_import_cycles() -> None:
     edges = {name: {m for m in ours(imported) if m != name} for name, imported in GRAPH.items()}
     # A package's __init__ importing its children is not a cycle of design: drop parent edges.
