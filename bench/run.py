@@ -19,14 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, depth, e2e, throughput
+from bench import coldstart, cost, depth, e2e, servertime, throughput
 from bench.common import RESULTS_DIR, Metric, print_metrics
 
 BENCHMARKS: dict[str, Callable[[], list[Metric]]] = {
     "throughput": throughput.run,
+    "servertime": servertime.run,
     "depth": depth.run,
     "coldstart": coldstart.run,
     "e2e": e2e.run,
+    # After servertime: prices the counts servertime measured in this run (or measures them).
+    "cost": cost.run,
 }
 
 
