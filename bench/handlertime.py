@@ -1,6 +1,6 @@
 """The Lambda side of each operation, measured locally: warm handler time and post bytes.
 
-Runs the operations of bench/servertime.py through the WebSocket handlers with the notifier the
+Runs the operations of bench/operations.py through the WebSocket handlers with the notifier the
 Lambda functions use (``SignedHttpNotifier``: SigV4-signed posts on kept-alive HTTP
 connections) and the Powertools telemetry, against a private redis-server and a stub of the
 Management API in a separate process (so its work is not charged to the handler). The stub
@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench.common import bench_settings, median, private_redis
-from bench.servertime import OPS, Driver, check_posts
+from bench.operations import OPS, Driver, check_posts
 
 #: Lambda's role credentials: an STS session token is about this long (an estimate; it is
 #: sent with every post, so it is most of the request's bytes).

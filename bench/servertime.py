@@ -13,35 +13,37 @@ of one kind at a time, and reads from ``INFO`` after each batch (``CONFIG RESETS
 - the server process's CPU time and network bytes per operation (bench/cost.py turns them
   into ElastiCache ECPUs), and the Management API posts per operation.
 
-Before every operation batch, a batch of the reference script (8 plain SET/GET commands on
-one key, via EVALSHA) is timed the same way: each operation is reported in reference units
-(its server time / the reference's, batch by batch), because a no-op script is too short for
-commandstats to time steadily on a shared machine. Medians over the repetitions (the first
-one warms up and is dropped). The per-active-user-minute total uses the traffic mix in
-bench/prices.toml (``[mix]``, the one docs/performance.md states).
+Each batch runs in chunks of 50 operations, and right before each chunk as many calls of a
+reference script (8 plain SET/GET commands on one key, via EVALSHA) are measured the same
+way: an operation's reference units are its per-call script time over the reference's in the
+chunk before, so both see the same machine within milliseconds (a no-op script is too short
+for commandstats to time steadily on a shared machine). Reported: medians over all chunks of
+all repetitions (the first repetition warms up and is dropped), so a chunk the scheduler or
+the hypervisor interrupted is an outlier rather than a shift. The per-active-user-minute
+total uses the traffic mix in bench/prices.toml (``[mix]``, the one docs/performance.md
+states). On a loaded machine microseconds swing by +-50% from run to run; reference units
+by a few percent: compare before and after in units, from runs of the same session.
 
-Each operation is checked to do what its name says (the frames it posts are counted by type),
-so a changed script or protocol makes this fail loudly rather than measure something else.
+The operations (bench/operations.py) are checked to do what their names say (the frames they
+post are counted by type), so a changed script or protocol fails loudly here.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from typing import Any
 
-from bench.common import PREFIX, Metric, StubNotifier, bench_settings, event, median, private_redis
+from bench.common import PREFIX, Metric, StubNotifier, bench_settings, median, private_redis
+from bench.operations import OPS, SEND, Driver, Op, Thunk, check_posts
 from pairchat.bootstrap import redis_client
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
-from pairchat.handlers.ws import handle_connect, handle_disconnect, handle_message
 
 #: Issue 15's "before" (main at 6105475, 2026-11-30, this machine): per active user-minute,
 #: in reference units. The goal is at most half of it.
-BEFORE_UNITS_PER_USER_MINUTE = 27.0
+BEFORE_UNITS_PER_USER_MINUTE = 40.0
 
 REFERENCE = """
 redis.call('SET', KEYS[1], ARGV[1]) redis.call('GET', KEYS[1])
@@ -56,125 +58,6 @@ return 1
 _OUTER = ("evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "fcall_ro", "info", "ping")
 _OUTER_FAMILIES = ("script|", "config|", "client|", "hello", "flushall")
 
-WAITER = {"action": "join", "gender": "male", "preference": "female"}
-JOINER = {"action": "join", "gender": "female", "preference": "any"}
-
-Thunk = Callable[[], Any]
-
-
-class Driver:
-    """Sends events through the real handlers; every connection gets its own source IP (so
-    per-IP limits, where they exist, see many people, as they would)."""
-
-    def __init__(self, service: ChatService) -> None:
-        self.service = service
-        self._ips = 0
-
-    def connect_event(self, cid: str) -> dict[str, Any]:
-        ev = event("connect", cid)
-        self._ips += 1
-        ip = f"10.{self._ips >> 16 & 255}.{self._ips >> 8 & 255}.{self._ips & 255}"
-        ev["requestContext"].setdefault("identity", {})["sourceIp"] = ip
-        if isinstance(ev.get("headers"), dict):
-            ev["headers"]["X-Forwarded-For"] = ip
-        return ev
-
-    def connect(self, cids: list[str]) -> None:
-        for cid in cids:
-            status = handle_connect(self.connect_event(cid), self.service).get("statusCode")
-            if status != 200:
-                raise AssertionError(f"connect refused with {status}")
-
-    def frame(self, cid: str, body: dict[str, Any]) -> Thunk:
-        return partial(handle_message, event(body["action"], cid, body), self.service)
-
-    def run(self, thunks: list[Thunk]) -> None:
-        for t in thunks:
-            t()
-
-    def rooms(self, tag: str, n: int) -> list[tuple[str, str]]:
-        """n fresh rooms: (waiter, joiner) connection ids."""
-        waiters = [f"{tag}w{i}" for i in range(n)]
-        joiners = [f"{tag}j{i}" for i in range(n)]
-        self.connect(waiters + joiners)
-        self.run([self.frame(c, WAITER) for c in waiters])
-        self.run([self.frame(c, JOINER) for c in joiners])
-        return list(zip(waiters, joiners, strict=True))
-
-
-@dataclass(frozen=True)
-class Op:
-    key: str
-    label: str
-    #: (driver, tag, n) -> the n timed calls; the untimed setup happens inside.
-    prepare: Callable[[Driver, str, int], list[Thunk]]
-    #: Frames one operation posts, by type (checked).
-    posts: dict[str, int]
-    #: API Gateway messages received per operation ($connect/$disconnect: none).
-    inbound: int = 1
-
-
-def _connects(d: Driver, tag: str, n: int) -> list[Thunk]:
-    return [partial(handle_connect, d.connect_event(f"{tag}c{i}"), d.service) for i in range(n)]
-
-
-def _join_queue(d: Driver, tag: str, n: int) -> list[Thunk]:
-    cids = [f"{tag}q{i}" for i in range(n)]
-    d.connect(cids)
-    return [d.frame(c, WAITER) for c in cids]
-
-
-def _join_match(d: Driver, tag: str, n: int) -> list[Thunk]:
-    waiters = [f"{tag}w{i}" for i in range(n)]
-    joiners = [f"{tag}j{i}" for i in range(n)]
-    d.connect(waiters + joiners)
-    d.run([d.frame(c, WAITER) for c in waiters])
-    return [d.frame(c, JOINER) for c in joiners]
-
-
-def _in_room(body: dict[str, Any]) -> Callable[[Driver, str, int], list[Thunk]]:
-    def prepare(d: Driver, tag: str, n: int) -> list[Thunk]:
-        return [d.frame(j, body) for _w, j in d.rooms(tag, n)]
-
-    return prepare
-
-
-def _heartbeat_queued(d: Driver, tag: str, n: int) -> list[Thunk]:
-    cids = [f"{tag}q{i}" for i in range(n)]
-    d.connect(cids)
-    d.run([d.frame(c, WAITER) for c in cids])  # nobody compatible: the retry finds nothing
-    return [d.frame(c, {"action": "heartbeat"}) for c in cids]
-
-
-def _disconnect_idle(d: Driver, tag: str, n: int) -> list[Thunk]:
-    cids = [f"{tag}i{i}" for i in range(n)]
-    d.connect(cids)
-    return [partial(handle_disconnect, event("disconnect", c), d.service) for c in cids]
-
-
-def _disconnect_room(d: Driver, tag: str, n: int) -> list[Thunk]:
-    return [
-        partial(handle_disconnect, event("disconnect", j), d.service) for _w, j in d.rooms(tag, n)
-    ]
-
-
-SEND = {"action": "send", "text": "hello there"}
-HEARTBEAT = {"action": "heartbeat"}
-
-OPS: tuple[Op, ...] = (
-    Op("connect", "connect", _connects, {}, inbound=0),
-    Op("join_queue", "join that queues", _join_queue, {"queued": 1}),
-    Op("join_match", "join that matches", _join_match, {"matched": 2}),
-    Op("send", "relayed message", _in_room(SEND), {"message": 1}),
-    Op("heartbeat_room", "heartbeat in a room", _in_room(HEARTBEAT), {"pong": 1}),
-    Op("heartbeat_queued", "heartbeat while queued (idle)", _heartbeat_queued, {"pong": 1}),
-    Op("leave", "leave a room", _in_room({"action": "leave"}), {"partner_left": 1, "left": 1}),
-    Op("disconnect_idle", "disconnect (idle)", _disconnect_idle, {}, inbound=0),
-    Op("disconnect_room", "disconnect (in a room)", _disconnect_room, {"partner_left": 1}, 0),
-    Op("report", "report", _in_room({"action": "report", "reason": "spam"}), {"reported": 1}),
-    Op("block", "block", _in_room({"action": "block"}), {"partner_left": 1, "blocked": 1}),
-)
-
 
 @dataclass
 class Batch:
@@ -187,7 +70,6 @@ class Batch:
     cpu_us: float
     bytes_in: int
     bytes_out: int
-    stats: dict[str, Any] = field(default_factory=dict)
 
     def per_op(self, value: float) -> float:
         return value / self.n
@@ -204,10 +86,11 @@ def _is_inner(command: str) -> bool:
     return command not in _OUTER and not command.startswith(_OUTER_FAMILIES)
 
 
-def measure(admin: Any, thunks: list[Thunk]) -> Batch:
+def measure(admin: Any, thunks: list[Thunk], cpu_overhead_us: float = 0.0) -> Batch:
     """Runs the thunks between ``CONFIG RESETSTAT`` and one ``INFO``: script time and calls,
-    the commands run inside scripts, server CPU and bytes (the reset/INFO calls themselves
-    add under 0.1 byte and well under 1 us per operation at n=500)."""
+    the commands run inside scripts, server CPU and bytes. The reset and INFO calls add a
+    few dozen bytes per batch and some CPU, which ``cpu_overhead_us`` (an empty batch's)
+    takes out."""
     cpu0 = _cpu_us(admin.info("cpu"))
     admin.config_resetstat()
     for t in thunks:
@@ -221,10 +104,9 @@ def measure(admin: Any, thunks: list[Thunk]) -> Batch:
         script_us=float(sum(v["usec"] for v in scripts)),
         script_calls=int(sum(v["calls"] for v in scripts)),
         commands=int(sum(v["calls"] for k, v in stats.items() if _is_inner(k))),
-        cpu_us=cpu1 - cpu0,
+        cpu_us=cpu1 - cpu0 - cpu_overhead_us,
         bytes_in=int(info["total_net_input_bytes"]),
         bytes_out=int(info["total_net_output_bytes"]),
-        stats=stats,
     )
 
 
@@ -265,19 +147,60 @@ class ServerTimes:
     load_average: tuple[float, float, float]
 
 
-def check_posts(op: Op, n: int, before: dict[str, int], notifier: Any) -> int:
-    """Checks the frames the batch posted (``notifier.types``: counts by frame type)."""
-    delta = {k: v - before.get(k, 0) for k, v in notifier.types.items() if v != before.get(k, 0)}
-    want = {k: v * n for k, v in op.posts.items()}
-    if delta != want:
-        raise AssertionError(f"{op.label}: expected frames {want} for {n} operations, got {delta}")
-    return sum(delta.values())
+def measure_paired(
+    admin: Any, thunks: list[Thunk], ref: Thunk, chunk: int, cpu_overhead_us: float
+) -> list[Pair]:
+    """Runs the thunks in chunks, each right after as many reference calls, both measured:
+    a pair sees the same machine (load, caches, frequency) within a few milliseconds."""
+    pairs = []
+    for i in range(0, len(thunks), chunk):
+        part = thunks[i : i + chunk]
+        r = measure(admin, [ref] * len(part), cpu_overhead_us)
+        pairs.append(Pair(measure(admin, part, cpu_overhead_us), r))
+    return pairs
 
 
-def run_servertime(n: int = 500, reps: int = 5, mix: dict[str, float] | None = None) -> ServerTimes:
-    from bench.cost import load_config
+@dataclass
+class Pair:
+    op: Batch
+    ref: Batch
+
+    @property
+    def units(self) -> float:
+        return (self.op.script_us / self.op.n) / (self.ref.script_us / self.ref.n)
+
+
+def _summarize(op: Op, reps: list[list[Pair]], posts: int) -> OpResult:
+    """Medians over chunks (each a mean of ``chunk`` calls): a chunk the scheduler or the
+    hypervisor interrupted is an outlier, not a shift. Counts are exact totals."""
+    pairs = [p for rep in reps for p in rep]
+    n = sum(p.op.n for p in pairs)
+    return OpResult(
+        key=op.key,
+        label=op.label,
+        inbound=op.inbound,
+        server_us=median([p.op.per_op(p.op.script_us) for p in pairs]),
+        units=median([p.units for p in pairs]),
+        script_calls=sum(p.op.script_calls for p in pairs) / n,
+        commands=sum(p.op.commands for p in pairs) / n,
+        posts=posts / n,
+        cpu_us=median([p.op.per_op(p.op.cpu_us) for p in pairs]),
+        bytes_in=sum(p.op.bytes_in for p in pairs) / n,
+        bytes_out=sum(p.op.bytes_out for p in pairs) / n,
+        per_rep_us=[median([p.op.per_op(p.op.script_us) for p in rep]) for rep in reps],
+        per_rep_units=[median([p.units for p in rep]) for rep in reps],
+    )
+
+
+def run_servertime(
+    n: int = 500, reps: int = 5, chunk: int = 50, mix: dict[str, float] | None = None
+) -> ServerTimes:
+    from bench.costmodel import load_config
 
     mix = mix if mix is not None else load_config().mix
+    unknown = set(mix) - {op.key for op in OPS}
+    if unknown:
+        raise ValueError(f"[mix] names operations this benchmark does not measure: {unknown}")
     with private_redis() as url:
         settings = bench_settings(url)
         admin = redis_client(settings)
@@ -285,62 +208,42 @@ def run_servertime(n: int = 500, reps: int = 5, mix: dict[str, float] | None = N
         driver = Driver(ChatService(ChatStore(admin, settings), notifier, settings))
         reference = admin.register_script(REFERENCE)
         ref_key = f"{PREFIX}reference"
-        ref_thunks = [lambda: reference(keys=[ref_key], args=["v" * 16])] * n
+
+        def ref() -> Any:
+            return reference(keys=[ref_key], args=["v" * 16])
 
         def simple(i: int) -> Thunk:
             return (lambda: admin.set(ref_key, "v" * 16)) if i % 2 else (lambda: admin.get(ref_key))
 
-        raw: dict[str, list[tuple[Batch, Batch, int]]] = {op.key: [] for op in OPS}
+        raw: dict[str, list[list[Pair]]] = {op.key: [] for op in OPS}
+        posts = dict.fromkeys(raw, 0)
         simple_cpu: list[float] = []
         for rep in range(reps + 1):  # rep 0 warms up (script loads, allocator) and is dropped
             admin.flushall()
-            s = measure(admin, [simple(i) for i in range(n)])
+            overhead = median([measure(admin, []).cpu_us for _ in range(9)])
+            plain = [simple(i) for i in range(n)]
+            simple_chunks = [
+                measure(admin, plain[i : i + chunk], overhead) for i in range(0, n, chunk)
+            ]
             for op in OPS:
                 admin.flushall()
-                ref = measure(admin, ref_thunks)
                 thunks = op.prepare(driver, f"r{rep}{op.key}", n)
                 before = dict(notifier.types)
-                batch = measure(admin, thunks)
-                posts = check_posts(op, n, before, notifier)
+                pairs = measure_paired(admin, thunks, ref, chunk, overhead)
+                posted = check_posts(op, n, before, notifier)
                 if rep:
-                    raw[op.key].append((batch, ref, posts))
+                    raw[op.key].append(pairs)
+                    posts[op.key] += posted
             if rep:
-                simple_cpu.append(s.per_op(s.cpu_us))
+                simple_cpu.extend(b.per_op(b.cpu_us) for b in simple_chunks)
         admin.flushall()
         m0 = admin.info("memory")["used_memory"]
-        driver.run(
-            [
-                driver.frame(j, {"action": "send", "text": "hello there"})
-                for _w, j in driver.rooms("mem", n)
-            ]
-        )
+        driver.run([driver.frame(j, SEND) for _w, j in driver.rooms("mem", n)])
         bytes_per_user = (admin.info("memory")["used_memory"] - m0) / (2 * n)
         admin.close()
 
-    ops: dict[str, OpResult] = {}
-    refs = [r for runs in raw.values() for _b, r, _p in runs]
-    for op in OPS:
-        runs = raw[op.key]
-        us = [b.per_op(b.script_us) for b, _r, _p in runs]
-        units = [b.script_us / r.script_us for b, r, _p in runs]
-        ops[op.key] = OpResult(
-            key=op.key,
-            label=op.label,
-            inbound=op.inbound,
-            server_us=median(us),
-            units=median(units),
-            script_calls=median([b.per_op(b.script_calls) for b, _r, _p in runs]),
-            commands=median([b.per_op(b.commands) for b, _r, _p in runs]),
-            posts=median([p / n for _b, _r, p in runs]),
-            cpu_us=median([b.per_op(b.cpu_us) for b, _r, _p in runs]),
-            bytes_in=median([b.per_op(b.bytes_in) for b, _r, _p in runs]),
-            bytes_out=median([b.per_op(b.bytes_out) for b, _r, _p in runs]),
-            per_rep_us=us,
-            per_rep_units=units,
-        )
-    unknown = set(mix) - set(ops)
-    if unknown:
-        raise ValueError(f"[mix] names operations this benchmark does not measure: {unknown}")
+    ops = {op.key: _summarize(op, raw[op.key], posts[op.key]) for op in OPS}
+    refs = [p.ref for reps_ in raw.values() for rep_ in reps_ for p in rep_]
     per_rep_total = [
         sum(rate * ops[k].per_rep_units[i] for k, rate in mix.items()) for i in range(reps)
     ]
@@ -353,10 +256,8 @@ def run_servertime(n: int = 500, reps: int = 5, mix: dict[str, float] | None = N
         bytes_per_user_in_room=bytes_per_user,
         ops=ops,
         mix=dict(mix),
-        total_us=median(
-            [sum(rate * ops[k].per_rep_us[i] for k, rate in mix.items()) for i in range(reps)]
-        ),
-        total_units=median(per_rep_total),
+        total_us=sum(rate * ops[k].server_us for k, rate in mix.items()),
+        total_units=sum(rate * ops[k].units for k, rate in mix.items()),
         per_rep_total_units=per_rep_total,
         load_average=os.getloadavg(),
     )

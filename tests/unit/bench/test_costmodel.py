@@ -1,4 +1,4 @@
-"""bench/cost.py's arithmetic, checked against sums done by hand, and bench/prices.toml's
+"""bench/costmodel.py's arithmetic, checked against sums done by hand, and bench/prices.toml's
 shape (every price cited and dated)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime
 import math
 
 import pytest
-from bench.cost import (
+from bench.costmodel import (
     GB,
     LINES,
     OpUsage,

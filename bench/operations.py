@@ -1,0 +1,148 @@
+"""The operations the benchmarks measure, driven through the real WebSocket handlers.
+
+bench/servertime.py (Redis server time) and bench/handlertime.py (the Lambda side) run the
+same operations: each prepares its own state untimed (connections, queued users, rooms) and
+returns the n calls to time. Every connection gets its own source IP, so per-IP limits, where
+they exist, see many people, as they would; :func:`check_posts` checks that a batch posted
+exactly the frames its operation should, so a changed script or protocol makes the
+benchmarks fail loudly rather than measure something else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from bench.common import event
+from pairchat.domain.service import ChatService
+from pairchat.handlers.ws import handle_connect, handle_disconnect, handle_message
+
+WAITER = {"action": "join", "gender": "male", "preference": "female"}
+JOINER = {"action": "join", "gender": "female", "preference": "any"}
+
+Thunk = Callable[[], Any]
+
+
+class Driver:
+    """Sends events through the real handlers; every connection gets its own source IP (so
+    per-IP limits, where they exist, see many people, as they would)."""
+
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+        self._ips = 0
+
+    def connect_event(self, cid: str) -> dict[str, Any]:
+        ev = event("connect", cid)
+        self._ips += 1
+        ip = f"10.{self._ips >> 16 & 255}.{self._ips >> 8 & 255}.{self._ips & 255}"
+        ev["requestContext"].setdefault("identity", {})["sourceIp"] = ip
+        if isinstance(ev.get("headers"), dict):
+            ev["headers"]["X-Forwarded-For"] = ip
+        return ev
+
+    def connect(self, cids: list[str]) -> None:
+        for cid in cids:
+            status = handle_connect(self.connect_event(cid), self.service).get("statusCode")
+            if status != 200:
+                raise AssertionError(f"connect refused with {status}")
+
+    def frame(self, cid: str, body: dict[str, Any]) -> Thunk:
+        return partial(handle_message, event(body["action"], cid, body), self.service)
+
+    def run(self, thunks: list[Thunk]) -> None:
+        for t in thunks:
+            t()
+
+    def rooms(self, tag: str, n: int) -> list[tuple[str, str]]:
+        """n fresh rooms: (waiter, joiner) connection ids."""
+        waiters = [f"{tag}w{i}" for i in range(n)]
+        joiners = [f"{tag}j{i}" for i in range(n)]
+        self.connect(waiters + joiners)
+        self.run([self.frame(c, WAITER) for c in waiters])
+        self.run([self.frame(c, JOINER) for c in joiners])
+        return list(zip(waiters, joiners, strict=True))
+
+
+@dataclass(frozen=True)
+class Op:
+    key: str
+    label: str
+    #: (driver, tag, n) -> the n timed calls; the untimed setup happens inside.
+    prepare: Callable[[Driver, str, int], list[Thunk]]
+    #: Frames one operation posts, by type (checked).
+    posts: dict[str, int]
+    #: API Gateway messages received per operation ($connect/$disconnect: none).
+    inbound: int = 1
+
+
+def _connects(d: Driver, tag: str, n: int) -> list[Thunk]:
+    return [partial(handle_connect, d.connect_event(f"{tag}c{i}"), d.service) for i in range(n)]
+
+
+def _join_queue(d: Driver, tag: str, n: int) -> list[Thunk]:
+    cids = [f"{tag}q{i}" for i in range(n)]
+    d.connect(cids)
+    return [d.frame(c, WAITER) for c in cids]
+
+
+def _join_match(d: Driver, tag: str, n: int) -> list[Thunk]:
+    waiters = [f"{tag}w{i}" for i in range(n)]
+    joiners = [f"{tag}j{i}" for i in range(n)]
+    d.connect(waiters + joiners)
+    d.run([d.frame(c, WAITER) for c in waiters])
+    return [d.frame(c, JOINER) for c in joiners]
+
+
+def _in_room(body: dict[str, Any]) -> Callable[[Driver, str, int], list[Thunk]]:
+    def prepare(d: Driver, tag: str, n: int) -> list[Thunk]:
+        return [d.frame(j, body) for _w, j in d.rooms(tag, n)]
+
+    return prepare
+
+
+def _heartbeat_queued(d: Driver, tag: str, n: int) -> list[Thunk]:
+    cids = [f"{tag}q{i}" for i in range(n)]
+    d.connect(cids)
+    d.run([d.frame(c, WAITER) for c in cids])  # nobody compatible: the retry finds nothing
+    return [d.frame(c, {"action": "heartbeat"}) for c in cids]
+
+
+def _disconnect_idle(d: Driver, tag: str, n: int) -> list[Thunk]:
+    cids = [f"{tag}i{i}" for i in range(n)]
+    d.connect(cids)
+    return [partial(handle_disconnect, event("disconnect", c), d.service) for c in cids]
+
+
+def _disconnect_room(d: Driver, tag: str, n: int) -> list[Thunk]:
+    return [
+        partial(handle_disconnect, event("disconnect", j), d.service) for _w, j in d.rooms(tag, n)
+    ]
+
+
+SEND = {"action": "send", "text": "hello there"}
+HEARTBEAT = {"action": "heartbeat"}
+
+OPS: tuple[Op, ...] = (
+    Op("connect", "connect", _connects, {}, inbound=0),
+    Op("join_queue", "join that queues", _join_queue, {"queued": 1}),
+    Op("join_match", "join that matches", _join_match, {"matched": 2}),
+    Op("send", "relayed message", _in_room(SEND), {"message": 1}),
+    Op("heartbeat_room", "heartbeat in a room", _in_room(HEARTBEAT), {"pong": 1}),
+    Op("heartbeat_queued", "heartbeat while queued (idle)", _heartbeat_queued, {"pong": 1}),
+    Op("leave", "leave a room", _in_room({"action": "leave"}), {"partner_left": 1, "left": 1}),
+    Op("disconnect_idle", "disconnect (idle)", _disconnect_idle, {}, inbound=0),
+    Op("disconnect_room", "disconnect (in a room)", _disconnect_room, {"partner_left": 1}, 0),
+    Op("report", "report", _in_room({"action": "report", "reason": "spam"}), {"reported": 1}),
+    Op("block", "block", _in_room({"action": "block"}), {"partner_left": 1, "blocked": 1}),
+)
+
+
+def check_posts(op: Op, n: int, before: dict[str, int], notifier: Any) -> int:
+    """Checks the frames the batch posted (``notifier.types``: counts by frame type)."""
+    delta = {k: v - before.get(k, 0) for k, v in notifier.types.items() if v != before.get(k, 0)}
+    want = {k: v * n for k, v in op.posts.items()}
+    if delta != want:
+        raise AssertionError(f"{op.label}: expected frames {want} for {n} operations, got {delta}")
+    return sum(delta.values())
