@@ -26,16 +26,28 @@ from pairchat.domain.sweeper import Sweeper
 from pairchat.settings import Settings
 
 
-def redis_client(settings: Settings) -> Any:
-    """A redis-py client for the configured URL: a cluster client in cluster mode."""
-    import redis
-
-    common: dict[str, Any] = {
+def redis_options(settings: Settings) -> dict[str, Any]:
+    """The redis-py client options. With ``rediss://`` the server's certificate must chain to
+    a trusted CA *and* name the host we dialled: redis-py 5 skipped the host-name check by
+    default (a certificate for any host passed), so it is asked for explicitly here on top of
+    the >= 6 pin in requirements.txt (tests/integration/test_bootstrap.py)."""
+    options: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": 2.0,
         "socket_connect_timeout": 2.0,
         "health_check_interval": 30,
     }
+    if settings.redis_url.startswith("rediss://"):
+        options["ssl_cert_reqs"] = "required"
+        options["ssl_check_hostname"] = True
+    return options
+
+
+def redis_client(settings: Settings) -> Any:
+    """A redis-py client for the configured URL: a cluster client in cluster mode."""
+    import redis
+
+    common = redis_options(settings)
     if settings.redis_cluster:
         from redis.cluster import RedisCluster
 

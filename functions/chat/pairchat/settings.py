@@ -6,9 +6,11 @@ at cold start (``Settings.from_env()``) and pass it down, so tests construct the
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 
@@ -111,6 +113,10 @@ class Settings:
     auth_secret: str | None = field(default=None, repr=False)
     auth_issuer: str | None = None
     auth_audience: str | None = None
+    #: Keys the per-room aliases strangers see instead of user ids (domain/identity.py).
+    #: Required with tokens unless AUTH_SECRET is set (a token id is a digest of the subject:
+    #: without a secret key an alias could be checked against guessed subjects).
+    alias_secret: str | None = field(default=None, repr=False)
     #: Browser origins allowed to open a socket (exact ``scheme://host[:port]``, or ``*``).
     #: Empty means any. A request without an Origin header is not a browser: allowed.
     allowed_origins: tuple[str, ...] = ()
@@ -152,8 +158,24 @@ class Settings:
                 "AUTH_MODE optional/required needs AUTH_SECRET_PARAMETER, AUTH_SECRET_ID or "
                 "AUTH_JWKS_URL"
             )
+        if self.auth_mode != "anonymous" and not (self.alias_secret or self.auth_secret):
+            raise SettingsError(
+                "AUTH_MODE optional/required needs ALIAS_SECRET (it keys the aliases strangers "
+                "see, so they cannot be tested against guessed token subjects)"
+            )
         if self.rate_joins < 0 or self.rate_messages < 0 or self.reconnect_grace_s < 0:
             raise SettingsError("rate limits and the reconnect grace must not be negative")
+
+    @cached_property
+    def alias_key(self) -> str:
+        """The key of :func:`pairchat.domain.identity.partner_alias`: ALIAS_SECRET, else one
+        derived from AUTH_SECRET (never the token secret itself), else '' (anonymous mode:
+        every id is a random uuid, so the room id alone makes aliases unlinkable)."""
+        if self.alias_secret:
+            return self.alias_secret
+        if self.auth_secret:
+            return hmac.new(self.auth_secret.encode(), b"pairchat alias", "sha256").hexdigest()
+        return ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -188,6 +210,7 @@ class Settings:
             auth_secret=env.get("AUTH_SECRET") or None,
             auth_issuer=env.get("AUTH_ISSUER") or None,
             auth_audience=env.get("AUTH_AUDIENCE") or None,
+            alias_secret=env.get("ALIAS_SECRET") or None,
             allowed_origins=_list(env, "ALLOWED_ORIGINS"),
             rate_window_s=_int(env, "RATE_WINDOW_SECONDS", defaults.rate_window_s),
             rate_joins=_int(env, "RATE_JOINS_PER_WINDOW", defaults.rate_joins, 0),
