@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, depth, e2e, throughput
+from bench import coldstart, depth, e2e, textfilter, throughput
 from bench.common import RESULTS_DIR, Metric, print_metrics
 
 BENCHMARKS: dict[str, Callable[[], list[Metric]]] = {
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, Callable[[], list[Metric]]] = {
     "depth": depth.run,
     "coldstart": coldstart.run,
     "e2e": e2e.run,
+    "textfilter": textfilter.run,
 }
 
 

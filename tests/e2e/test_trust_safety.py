@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from pairchat.domain.keys import Keys
+from tests.e2e.conftest import Gateway
 from tests.e2e.devserver import Client, DevServer, dev_server
 from tests.support import redis_server
 
@@ -47,6 +48,8 @@ def stack() -> Iterator[Stack]:
             "--log-level", "warning", "--no-ops",
             "--env", "AUTH_MODE=optional",
             "--env", f"AUTH_SECRET={SECRET}",
+            "--env", "TEXT_FILTER=block",
+            "--env", "TEXT_FILTER_WORDS=zorblax,strip club",
             env={"REDIS_URL": url},
         ) as server:  # fmt: skip
             s = Stack(server, url)
@@ -122,5 +125,37 @@ def test_finding_2_strangers_see_a_per_room_alias_never_the_login_id(fresh: Stac
             assert isinstance(alias, str) and len(alias) == 16
             assert "alice" not in alias and alias not in alice_id and alias != alice_id
         await asyncio.gather(alice.close(), first.close(), second.close())
+
+    asyncio.run(scenario())
+
+
+def test_text_filter_masks_by_default(gateway: Gateway) -> None:
+    """The stock configuration (TEXT_FILTER=mask, the library's English list): the partner
+    reads asterisks where a listed word was, leetspeak and accents included."""
+
+    async def scenario() -> None:
+        a, b = await Client.open(gateway.ws_url), await Client.open(gateway.ws_url)
+        await pair(a, b)
+        await a.send({"action": "send", "text": "you are an A$$HOLE, analyse that"})
+        got = await b.until("message")
+        assert got["text"] == "you are an *******, analyse that"
+        await asyncio.gather(a.close(), b.close())
+
+    asyncio.run(scenario())
+
+
+def test_text_filter_block_refuses_with_an_error_and_delivers_nothing(fresh: Stack) -> None:
+    async def scenario() -> None:
+        a, b = await fresh.open(), await fresh.open()
+        await pair(a, b)
+        await a.send({"action": "send", "text": "meet me at the STRIP  club", "ref": "m1"})
+        error = await a.until("error")
+        assert (error["code"], error["ref"]) == ("text_refused", "m1")
+        await a.send({"action": "send", "text": "z0rblax"})
+        assert (await a.until("error"))["code"] == "text_refused"
+        await a.send({"action": "send", "text": "just hello"})
+        assert (await b.until("message"))["text"] == "just hello"
+        assert [f["text"] for f in b.frames if f["type"] == "message"] == ["just hello"]
+        await asyncio.gather(a.close(), b.close())
 
     asyncio.run(scenario())

@@ -19,10 +19,12 @@ from pairchat.adapters.management import (
     default_credentials,
     management_client,
 )
+from pairchat.adapters.wordlists import text_filter_from_settings
 from pairchat.domain.ports import Notifier, Telemetry
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.domain.sweeper import Sweeper
+from pairchat.domain.textfilter import TextFilter
 from pairchat.settings import Settings
 
 
@@ -69,11 +71,19 @@ class Runtime:
     _services: dict[str, ChatService] = field(default_factory=dict)
     #: Verifies $connect tokens; holds the key fetched once per cold start.
     authenticator: Authenticator | None = None
+    #: The compiled word list, built once per cold start.
+    text_filter: TextFilter | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, telemetry: Telemetry | None = None) -> Runtime:
         store = ChatStore(redis_client(settings), settings)
-        return cls(settings, store, telemetry, authenticator=Authenticator.from_settings(settings))
+        return cls(
+            settings,
+            store,
+            telemetry,
+            authenticator=Authenticator.from_settings(settings),
+            text_filter=text_filter_from_settings(settings),
+        )
 
     def service_for(self, event: dict[str, Any]) -> ChatService:
         """The service posting to this event's API (one Management client per endpoint)."""
@@ -81,7 +91,9 @@ class Runtime:
         service = self._services.get(endpoint)
         if service is None:
             notifier = management_notifier(endpoint, self.settings)
-            service = ChatService(self.store, notifier, self.settings, self.telemetry)
+            service = ChatService(
+                self.store, notifier, self.settings, self.telemetry, text_filter=self.text_filter
+            )
             self._services[endpoint] = service
         return service
 

@@ -48,6 +48,10 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 AUTH_MODES = ("anonymous", "optional", "required")
+TEXT_FILTER_MODES = ("off", "mask", "block")
+#: Entries of the library's English list that are everyday words in a chat ("this sucks",
+#: "what's your sex?", "big black dog"): not filtered unless TEXT_FILTER_ALLOW says otherwise.
+DEFAULT_TEXT_FILTER_ALLOW = ("sex", "suck", "sucks", "butt", "bs", "escort", "big black")
 
 
 def hash_tag(prefix: str) -> str | None:
@@ -129,6 +133,16 @@ class Settings:
     #: How long a block holds (the blocker's set of blocked users).
     block_ttl_s: int = 30 * 24 * 3600
     max_report_chars: int = 500
+    #: ``mask`` (listed words become asterisks), ``block`` (the message is refused with
+    #: ``text_refused``) or ``off``. Nothing the filter sees is logged or stored.
+    text_filter: str = "mask"
+    #: Word lists of the glin-profanity package to load (its file names without .json).
+    text_filter_languages: tuple[str, ...] = ("english",)
+    #: The operator's own words and phrases, and a file of them (one per line).
+    text_filter_words: tuple[str, ...] = ()
+    text_filter_words_file: str | None = None
+    #: Listed entries not to filter (replaces the default when the variable is set).
+    text_filter_allow: tuple[str, ...] = DEFAULT_TEXT_FILTER_ALLOW
     #: The reports stream is capped (approximately) at this many entries.
     reports_max: int = 100_000
 
@@ -163,6 +177,8 @@ class Settings:
                 "AUTH_MODE optional/required needs ALIAS_SECRET (it keys the aliases strangers "
                 "see, so they cannot be tested against guessed token subjects)"
             )
+        if self.text_filter not in TEXT_FILTER_MODES:
+            raise SettingsError(f"TEXT_FILTER must be one of {', '.join(TEXT_FILTER_MODES)}")
         if self.rate_joins < 0 or self.rate_messages < 0 or self.reconnect_grace_s < 0:
             raise SettingsError("rate limits and the reconnect grace must not be negative")
 
@@ -218,6 +234,19 @@ class Settings:
             reconnect_grace_s=_int(env, "RECONNECT_GRACE_SECONDS", defaults.reconnect_grace_s, 0),
             block_ttl_s=_int(env, "BLOCK_TTL_SECONDS", defaults.block_ttl_s),
             max_report_chars=_int(env, "MAX_REPORT_CHARS", defaults.max_report_chars),
+            text_filter=env.get("TEXT_FILTER") or defaults.text_filter,
+            text_filter_languages=(
+                _list(env, "TEXT_FILTER_LANGUAGES")
+                if "TEXT_FILTER_LANGUAGES" in env
+                else defaults.text_filter_languages
+            ),
+            text_filter_words=_list(env, "TEXT_FILTER_WORDS"),
+            text_filter_words_file=env.get("TEXT_FILTER_WORDS_FILE") or None,
+            text_filter_allow=(
+                _list(env, "TEXT_FILTER_ALLOW")
+                if "TEXT_FILTER_ALLOW" in env
+                else defaults.text_filter_allow
+            ),
             reports_max=_int(env, "REPORTS_MAX", defaults.reports_max),
         )
         return replace(settings, **overrides) if overrides else settings

@@ -76,3 +76,16 @@ def test_handshakes_have_their_own_stage_wide_throttle(resources: dict[str, Any]
     assert connect["ThrottlingRateLimit"] == Tag("Ref", "ConnectThrottlingRateLimit")
     assert connect["ThrottlingBurstLimit"] == Tag("Ref", "ConnectThrottlingBurstLimit")
     assert connect["DataTraceEnabled"] is False
+
+
+def test_text_filter_parameters_match_the_settings_defaults() -> None:
+    from pairchat.settings import DEFAULT_TEXT_FILTER_ALLOW, Settings
+
+    template = load_template(TEMPLATE)
+    params = template["Parameters"]
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert params["TextFilter"]["Default"] == Settings().text_filter
+    assert params["TextFilterAllow"]["Default"] == ",".join(DEFAULT_TEXT_FILTER_ALLOW)
+    assert params["TextFilterLanguages"]["Default"] == ",".join(Settings().text_filter_languages)
+    for name in ("TEXT_FILTER", "TEXT_FILTER_LANGUAGES", "TEXT_FILTER_WORDS", "TEXT_FILTER_ALLOW"):
+        assert name in env, name

@@ -28,6 +28,7 @@ from pairchat.domain.protocol import (
     frame,
 )
 from pairchat.domain.store import ChatStore, JoinMode, MatchResult
+from pairchat.domain.textfilter import TextFilter
 from pairchat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,15 @@ class ChatService:
         settings: Settings,
         telemetry: Telemetry | None = None,
         room_ids: Callable[[], str] = new_room_id,
+        text_filter: TextFilter | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.settings = settings
         self.telemetry = telemetry or NullTelemetry()
         self._room_ids = room_ids
+        #: Applied to every ``send`` before the relay (None: text passes unchanged).
+        self.text_filter = text_filter
 
     # -- connection lifecycle -------------------------------------------------------------
 
@@ -145,7 +149,14 @@ class ChatService:
 
     def send(self, connection_id: str, text: str) -> None:
         """Relays text to the partner. Raises :class:`PartnerAway` while the partner is
-        within its reconnect grace (nothing is queued for it)."""
+        within its reconnect grace (nothing is queued for it), and
+        :class:`~pairchat.domain.errors.TextRefused` (before any Redis call) when the text
+        filter blocks the message."""
+        if self.text_filter is not None and self.text_filter.enabled:
+            filtered = self.text_filter.apply(text)
+            if filtered is not text:
+                self.telemetry.count("MessagesMasked")
+            text = filtered
         relay = self.store.relay(connection_id)
         if relay.partner_gone:
             self._post_or_drop(connection_id, frame("partner_left", roomId=relay.room_id))
