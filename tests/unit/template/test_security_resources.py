@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pairchat_tools.local.template_wiring import Tag, load_template
+from pairchat_tools.cfn_yaml import load as load_template
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 SKIP = re.compile(r"#\s*checkov:skip=(?P<id>[A-Z0-9_]+)(?P<rest>.*)$")
@@ -41,10 +41,10 @@ def test_logs_topic_and_dead_letter_queue_are_encrypted_with_the_stack_key(
     groups = {n: r for n, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
     assert len(groups) >= 7
     for name, group in groups.items():
-        assert group["Properties"]["KmsKeyId"] == Tag("GetAtt", "DataKey.Arn"), name
-    assert resources["OpsAlarmTopic"]["Properties"]["KmsMasterKeyId"] == Tag("Ref", "DataKey")
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, name
+    assert resources["OpsAlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
     queue = resources["SweeperDeadLetterQueue"]["Properties"]
-    assert queue["KmsMasterKeyId"] == Tag("Ref", "DataKey")
+    assert queue["KmsMasterKeyId"] == {"Ref": "DataKey"}
 
 
 def test_only_the_asynchronously_invoked_sweeper_has_a_dead_letter_queue(
@@ -53,9 +53,8 @@ def test_only_the_asynchronously_invoked_sweeper_has_a_dead_letter_queue(
     sweeper = resources["SweeperFunction"]["Properties"]
     assert sweeper["DeadLetterQueue"]["Type"] == "SQS"
     assert sweeper["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
-    assert resources["OpsSweeperFailedAlarm"]["Properties"]["AlarmActions"] == [
-        Tag("Ref", "OpsAlarmTopic")
-    ]
+    alarm = resources["OpsSweeperFailedAlarm"]["Properties"]
+    assert alarm["AlarmActions"] == [{"Ref": "OpsAlarmTopic"}]
 
 
 def test_every_function_has_reserved_concurrency_unless_the_operator_opts_out(
@@ -64,17 +63,16 @@ def test_every_function_has_reserved_concurrency_unless_the_operator_opts_out(
     functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     assert set(functions) >= {"ConnectFunction", "DisconnectFunction", "MessageFunction"}
     for name, fn in functions.items():
-        reserved = fn["Properties"]["ReservedConcurrentExecutions"]
-        assert isinstance(reserved, Tag) and reserved.name == "If", name
-        assert reserved.value[0] == "ReserveConcurrency"
-        assert reserved.value[2] == Tag("Ref", "AWS::NoValue")
+        reserved = fn["Properties"]["ReservedConcurrentExecutions"]["Fn::If"]
+        assert reserved[0] == "ReserveConcurrency", name
+        assert reserved[2] == {"Ref": "AWS::NoValue"}
 
 
 def test_handshakes_have_their_own_stage_wide_throttle(resources: dict[str, Any]) -> None:
     stage = resources["Stage"]["Properties"]
     connect = stage["RouteSettings"]["$connect"]
-    assert connect["ThrottlingRateLimit"] == Tag("Ref", "ConnectThrottlingRateLimit")
-    assert connect["ThrottlingBurstLimit"] == Tag("Ref", "ConnectThrottlingBurstLimit")
+    assert connect["ThrottlingRateLimit"] == {"Ref": "ConnectThrottlingRateLimit"}
+    assert connect["ThrottlingBurstLimit"] == {"Ref": "ConnectThrottlingBurstLimit"}
     assert connect["DataTraceEnabled"] is False
 
 
