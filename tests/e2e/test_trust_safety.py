@@ -42,8 +42,8 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    with redis_server() as (port, _proc, _dir):
-        url = f"redis://127.0.0.1:{port}/0"
+    with redis_server() as private:
+        url = private.url
         with dev_server(
             "--log-level", "warning", "--no-ops",
             "--env", "AUTH_MODE=optional",
