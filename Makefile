@@ -30,7 +30,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-## template.yaml offline: cfn-lint (no warnings), sam validate --lint, sam build, Lua in the artifact.
+## template.yaml offline: cfn-lint (no warnings), checkov (no failed check), sam validate --lint, sam build, Lua in the artifact.
 ## aws-sam-cli lives in its own .venv-sam (it pins its own boto3); cached by a stamp file.
 .PHONY: template-check
 template-check:
@@ -48,4 +48,4 @@ bench: $(STAMP) system-deps
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .venv-sam .venv-checkov .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The template's offline checks (`make template-check`): cfn-lint with no warnings, `sam
+# The template's offline checks (`make template-check`): cfn-lint with no warnings, checkov, `sam
 # validate --lint`, `sam build` into a throwaway directory, and the artifact check (Lua
 # scripts inside, handlers importable from the artifact alone). No AWS credentials needed.
 set -euo pipefail
@@ -15,6 +15,8 @@ export SAM_CLI_TELEMETRY=0
 # Any finding, warnings included, fails (cfn-lint exits non-zero on warnings).
 # cfn-lint from the sam venv: its version range is pinned by the pinned SAM CLI.
 "$SAM_VENV/bin/cfn-lint" template.yaml
+# checkov: every check passes or is skipped in the template with a reason (infra/scripts/checkov.sh).
+bash infra/scripts/checkov.sh
 sam validate --lint --template-file template.yaml
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pairchat-sam.XXXXXX")
@@ -22,4 +24,4 @@ trap 'rm -rf "$work"' EXIT
 sam build --parallel --template-file template.yaml --build-dir "$work/build" --cache-dir "$work/cache" \
   >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 "$SAM_VENV/bin/python" -I infra/scripts/check_artifact.py "$work/build" "$PWD"
-echo "template-check: cfn-lint clean, sam validate --lint ok, sam build ok, artifact ok"
+echo "template-check: cfn-lint clean, checkov clean, sam validate --lint ok, sam build ok, artifact ok"

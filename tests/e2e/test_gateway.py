@@ -60,6 +60,13 @@ def connection_of(r: redis.Redis, user_id: str) -> str:
     return conn
 
 
+def joiner_of(r: redis.Redis, matched: dict[str, Any]) -> str:
+    """The user id of the room's joiner (``b``): clients only ever see aliases."""
+    joiner = r.hget(keys().room(matched["roomId"]), "b")
+    assert isinstance(joiner, str) and joiner
+    return joiner
+
+
 def test_match_and_message(gateway: Gateway, gateway_redis: redis.Redis) -> None:
     async def scenario() -> None:
         a, b, ma, mb = await matched_pair(gateway.ws_url)
@@ -67,7 +74,8 @@ def test_match_and_message(gateway: Gateway, gateway_redis: redis.Redis) -> None
             assert ma["roomId"] == mb["roomId"]
             assert ma["partnerId"] != mb["partnerId"]
             room = gateway_redis.hgetall(keys().room(ma["roomId"]))
-            assert {room["a"], room["b"]} == {ma["partnerId"], mb["partnerId"]}
+            # Aliases, never the user ids (issue 13, finding 2).
+            assert {room["a"], room["b"]}.isdisjoint({ma["partnerId"], mb["partnerId"]})
             await b.send({"action": "send", "text": "hello from b ✓"})
             got = await a.until("message")
             assert got["text"] == "hello from b ✓" and got["roomId"] == ma["roomId"]
@@ -76,6 +84,7 @@ def test_match_and_message(gateway: Gateway, gateway_redis: redis.Redis) -> None
             await b.send({"action": "heartbeat"})
             pong = await b.recv()
             assert pong["type"] == "pong" and pong["state"] == "room"
+            assert pong["partnerId"] == mb["partnerId"]  # one alias per room
         finally:
             await close_all([a, b])
 
@@ -85,7 +94,7 @@ def test_match_and_message(gateway: Gateway, gateway_redis: redis.Redis) -> None
 def test_partner_left_when_a_socket_closes(gateway: Gateway, gateway_redis: redis.Redis) -> None:
     async def scenario() -> None:
         a, b, ma, _mb = await matched_pair(gateway.ws_url)
-        b_user = ma["partnerId"]
+        b_user = joiner_of(gateway_redis, ma)
         await b.close()
         left = await a.until("partner_left")
         assert left["roomId"] == ma["roomId"]
@@ -154,7 +163,7 @@ def test_management_api_answers_410_gone_as_aws_does(
 
     async def scenario() -> None:
         a, b, ma, _mb = await matched_pair(gateway.ws_url)
-        b_conn = connection_of(gateway_redis, ma["partnerId"])
+        b_conn = connection_of(gateway_redis, joiner_of(gateway_redis, ma))
         loop = asyncio.get_running_loop()
         info = await loop.run_in_executor(None, lambda: client.get_connection(ConnectionId=b_conn))
         assert info["Identity"]["SourceIp"] == "127.0.0.1"
@@ -187,7 +196,7 @@ def test_delete_connection_closes_the_socket_and_runs_disconnect(
 
     async def scenario() -> None:
         a, b, ma, _ = await matched_pair(gateway.ws_url)
-        b_conn = connection_of(gateway_redis, ma["partnerId"])
+        b_conn = connection_of(gateway_redis, joiner_of(gateway_redis, ma))
         await asyncio.get_running_loop().run_in_executor(
             None, lambda: client.delete_connection(ConnectionId=b_conn)
         )
@@ -224,6 +233,7 @@ def test_200_concurrent_clients_all_get_paired(
             await asyncio.gather(*(c.send({"action": "heartbeat"}) for c in clients))
             pongs = await asyncio.gather(*(c.until("pong") for c in clients))
             assert all(p["state"] == "room" for p in pongs)
+            assert [p["partnerId"] for p in pongs] == [m["partnerId"] for m in matches]
             for c in clients:
                 assert Counter(f["type"] for f in c.frames)["matched"] == 1
             rooms: dict[str, list[int]] = defaultdict(list)
@@ -237,7 +247,7 @@ def test_200_concurrent_clients_all_get_paired(
                 i, j = members
                 assert compatible(*prefs[i], *prefs[j]), (prefs[i], prefs[j])
                 stored = gateway_redis.hgetall(keys().room(room_id))
-                assert {stored["a"], stored["b"]} == {partner_ids[i], partner_ids[j]}
+                assert {stored["a"], stored["b"]}.isdisjoint({partner_ids[i], partner_ids[j]})
         finally:
             await close_all(clients)
 

@@ -19,23 +19,37 @@ from pairchat.adapters.management import (
     default_credentials,
     management_client,
 )
+from pairchat.adapters.wordlists import text_filter_from_settings
 from pairchat.domain.ports import Notifier, Telemetry
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.domain.sweeper import Sweeper
+from pairchat.domain.textfilter import TextFilter
 from pairchat.settings import Settings
+
+
+def redis_options(settings: Settings) -> dict[str, Any]:
+    """The redis-py client options. With ``rediss://`` the server's certificate must chain to
+    a trusted CA *and* name the host we dialled: redis-py 5 skipped the host-name check by
+    default (a certificate for any host passed), so it is asked for explicitly here on top of
+    the >= 6 pin in requirements.txt (tests/integration/test_bootstrap.py)."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 2.0,
+        "health_check_interval": 30,
+    }
+    if settings.redis_url.startswith("rediss://"):
+        options["ssl_cert_reqs"] = "required"
+        options["ssl_check_hostname"] = True
+    return options
 
 
 def redis_client(settings: Settings) -> Any:
     """A redis-py client for the configured URL: a cluster client in cluster mode."""
     import redis
 
-    common: dict[str, Any] = {
-        "decode_responses": True,
-        "socket_timeout": 2.0,
-        "socket_connect_timeout": 2.0,
-        "health_check_interval": 30,
-    }
+    common = redis_options(settings)
     if settings.redis_cluster:
         from redis.cluster import RedisCluster
 
@@ -57,11 +71,19 @@ class Runtime:
     _services: dict[str, ChatService] = field(default_factory=dict)
     #: Verifies $connect tokens; holds the key fetched once per cold start.
     authenticator: Authenticator | None = None
+    #: The compiled word list, built once per cold start.
+    text_filter: TextFilter | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, telemetry: Telemetry | None = None) -> Runtime:
         store = ChatStore(redis_client(settings), settings)
-        return cls(settings, store, telemetry, authenticator=Authenticator.from_settings(settings))
+        return cls(
+            settings,
+            store,
+            telemetry,
+            authenticator=Authenticator.from_settings(settings),
+            text_filter=text_filter_from_settings(settings),
+        )
 
     def service_for(self, event: dict[str, Any]) -> ChatService:
         """The service posting to this event's API (one Management client per endpoint)."""
@@ -69,7 +91,9 @@ class Runtime:
         service = self._services.get(endpoint)
         if service is None:
             notifier = management_notifier(endpoint, self.settings)
-            service = ChatService(self.store, notifier, self.settings, self.telemetry)
+            service = ChatService(
+                self.store, notifier, self.settings, self.telemetry, text_filter=self.text_filter
+            )
             self._services[endpoint] = service
         return service
 

@@ -6,9 +6,11 @@ at cold start (``Settings.from_env()``) and pass it down, so tests construct the
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 
@@ -46,6 +48,10 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 AUTH_MODES = ("anonymous", "optional", "required")
+TEXT_FILTER_MODES = ("off", "mask", "block")
+#: Entries of the library's English list that are everyday words in a chat ("this sucks",
+#: "what's your sex?", "big black dog"): not filtered unless TEXT_FILTER_ALLOW says otherwise.
+DEFAULT_TEXT_FILTER_ALLOW = ("sex", "suck", "sucks", "butt", "bs", "escort", "big black")
 
 
 def hash_tag(prefix: str) -> str | None:
@@ -111,6 +117,10 @@ class Settings:
     auth_secret: str | None = field(default=None, repr=False)
     auth_issuer: str | None = None
     auth_audience: str | None = None
+    #: Keys the per-room aliases strangers see instead of user ids (domain/identity.py).
+    #: Required with tokens unless AUTH_SECRET is set (a token id is a digest of the subject:
+    #: without a secret key an alias could be checked against guessed subjects).
+    alias_secret: str | None = field(default=None, repr=False)
     #: Browser origins allowed to open a socket (exact ``scheme://host[:port]``, or ``*``).
     #: Empty means any. A request without an Origin header is not a browser: allowed.
     allowed_origins: tuple[str, ...] = ()
@@ -123,6 +133,16 @@ class Settings:
     #: How long a block holds (the blocker's set of blocked users).
     block_ttl_s: int = 30 * 24 * 3600
     max_report_chars: int = 500
+    #: ``mask`` (listed words become asterisks), ``block`` (the message is refused with
+    #: ``text_refused``) or ``off``. Nothing the filter sees is logged or stored.
+    text_filter: str = "mask"
+    #: Word lists of the glin-profanity package to load (its file names without .json).
+    text_filter_languages: tuple[str, ...] = ("english",)
+    #: The operator's own words and phrases, and a file of them (one per line).
+    text_filter_words: tuple[str, ...] = ()
+    text_filter_words_file: str | None = None
+    #: Listed entries not to filter (replaces the default when the variable is set).
+    text_filter_allow: tuple[str, ...] = DEFAULT_TEXT_FILTER_ALLOW
     #: The reports stream is capped (approximately) at this many entries.
     reports_max: int = 100_000
 
@@ -152,8 +172,26 @@ class Settings:
                 "AUTH_MODE optional/required needs AUTH_SECRET_PARAMETER, AUTH_SECRET_ID or "
                 "AUTH_JWKS_URL"
             )
+        if self.auth_mode != "anonymous" and not (self.alias_secret or self.auth_secret):
+            raise SettingsError(
+                "AUTH_MODE optional/required needs ALIAS_SECRET (it keys the aliases strangers "
+                "see, so they cannot be tested against guessed token subjects)"
+            )
+        if self.text_filter not in TEXT_FILTER_MODES:
+            raise SettingsError(f"TEXT_FILTER must be one of {', '.join(TEXT_FILTER_MODES)}")
         if self.rate_joins < 0 or self.rate_messages < 0 or self.reconnect_grace_s < 0:
             raise SettingsError("rate limits and the reconnect grace must not be negative")
+
+    @cached_property
+    def alias_key(self) -> str:
+        """The key of :func:`pairchat.domain.identity.partner_alias`: ALIAS_SECRET, else one
+        derived from AUTH_SECRET (never the token secret itself), else '' (anonymous mode:
+        every id is a random uuid, so the room id alone makes aliases unlinkable)."""
+        if self.alias_secret:
+            return self.alias_secret
+        if self.auth_secret:
+            return hmac.new(self.auth_secret.encode(), b"pairchat alias", "sha256").hexdigest()
+        return ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -188,6 +226,7 @@ class Settings:
             auth_secret=env.get("AUTH_SECRET") or None,
             auth_issuer=env.get("AUTH_ISSUER") or None,
             auth_audience=env.get("AUTH_AUDIENCE") or None,
+            alias_secret=env.get("ALIAS_SECRET") or None,
             allowed_origins=_list(env, "ALLOWED_ORIGINS"),
             rate_window_s=_int(env, "RATE_WINDOW_SECONDS", defaults.rate_window_s),
             rate_joins=_int(env, "RATE_JOINS_PER_WINDOW", defaults.rate_joins, 0),
@@ -195,6 +234,19 @@ class Settings:
             reconnect_grace_s=_int(env, "RECONNECT_GRACE_SECONDS", defaults.reconnect_grace_s, 0),
             block_ttl_s=_int(env, "BLOCK_TTL_SECONDS", defaults.block_ttl_s),
             max_report_chars=_int(env, "MAX_REPORT_CHARS", defaults.max_report_chars),
+            text_filter=env.get("TEXT_FILTER") or defaults.text_filter,
+            text_filter_languages=(
+                _list(env, "TEXT_FILTER_LANGUAGES")
+                if "TEXT_FILTER_LANGUAGES" in env
+                else defaults.text_filter_languages
+            ),
+            text_filter_words=_list(env, "TEXT_FILTER_WORDS"),
+            text_filter_words_file=env.get("TEXT_FILTER_WORDS_FILE") or None,
+            text_filter_allow=(
+                _list(env, "TEXT_FILTER_ALLOW")
+                if "TEXT_FILTER_ALLOW" in env
+                else defaults.text_filter_allow
+            ),
             reports_max=_int(env, "REPORTS_MAX", defaults.reports_max),
         )
         return replace(settings, **overrides) if overrides else settings

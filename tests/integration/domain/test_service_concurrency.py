@@ -62,7 +62,9 @@ def test_concurrent_joins(
         uid = "u" + cid[1:]
         if matched:
             a, b = state.rooms[matched[0]["roomId"]]
-            assert uid in (a, b) and matched[0]["partnerId"] == (b if uid == a else a)
+            partner = b if uid == a else a
+            assert uid in (a, b)
+            assert matched[0]["partnerId"] == service.alias(matched[0]["roomId"], partner)
         else:
             assert uid in state.queued
     # No two compatible users are left waiting (nobody has recent partners here).

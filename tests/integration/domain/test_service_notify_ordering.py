@@ -50,8 +50,9 @@ def test_dead_waiter_is_removed_and_joiner_rematched(
     notifier.gone.add("dead")  # its socket died; $disconnect never came
     service.join("joiner", "male", "any")
     assert notifier.types("joiner") == ["matched"]
-    assert notifier.last("joiner")["partnerId"] == "u-alive"
-    assert notifier.last("alive")["partnerId"] == "u-joiner"
+    room = notifier.last("joiner")["roomId"]
+    assert notifier.last("joiner")["partnerId"] == service.alias(room, "u-alive")
+    assert notifier.last("alive")["partnerId"] == service.alias(room, "u-joiner")
     assert not store.client.exists(store.keys.session("u-dead"))
     assert not store.client.exists(store.keys.connection("dead"))
     assert store.client.zcard(store.keys.queue("female", "male")) == 0

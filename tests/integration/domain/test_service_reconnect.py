@@ -42,7 +42,11 @@ def test_reconnect_within_grace_resumes_the_room(
     assert back["type"] == "partner_back" and back["roomId"] == rid
     service.heartbeat("b2")
     pong = notifier.last("b2")
-    assert (pong["state"], pong["roomId"], pong["partnerId"]) == ("room", rid, ua)
+    assert (pong["state"], pong["roomId"], pong["partnerId"]) == (
+        "room",
+        rid,
+        service.alias(rid, ua),
+    )
     assert r.pttl(k.session(ub)) > service.settings.reconnect_grace_s * 1000
     service.send("a", "welcome back")
     assert notifier.last("b2")["text"] == "welcome back"

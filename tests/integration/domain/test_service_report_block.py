@@ -104,7 +104,8 @@ def test_block_ends_the_room_and_the_pair_never_meets_again(
     # a third user is matched normally
     service.connect("c", "u-c")
     service.join("c", "female", "male")
-    assert notifier.last("c")["type"] == "matched" and notifier.last("c")["partnerId"] == ua
+    last = notifier.last("c")
+    assert last["type"] == "matched" and last["partnerId"] == service.alias(last["roomId"], ua)
 
 
 def test_block_after_leaving_blocks_the_last_partner(

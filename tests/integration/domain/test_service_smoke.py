@@ -19,7 +19,11 @@ def test_two_users_match_chat_and_leave(service: ChatService, notifier: Recordin
     service.join("cb", "female", "male")
     ma, mb = notifier.last("ca"), notifier.last("cb")
     assert ma["type"] == mb["type"] == "matched"
-    assert ma["partnerId"] == b and mb["partnerId"] == a and ma["roomId"] == mb["roomId"]
+    room = ma["roomId"]
+    assert room == mb["roomId"]
+    # Each is told the other's per-room alias, never the user id (issue 13, finding 2).
+    assert ma["partnerId"] == service.alias(room, b) and mb["partnerId"] == service.alias(room, a)
+    assert {ma["partnerId"], mb["partnerId"]}.isdisjoint({a, b})
     # the waiter is told first
     assert notifier.calls[-2:] == ["ca", "cb"]
     service.send("cb", "hi there")

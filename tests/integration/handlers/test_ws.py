@@ -110,8 +110,9 @@ def test_match_chat_and_leave_through_the_handlers(svc: ChatService, api: Api) -
     assert api.types("A=") == ["queued"]
     send(svc, "B=", {"action": "join", "gender": "female", "preference": "any", "userId": ua})
     ma, mb = api.frames("A=")[-1], api.frames("B=")[-1]
-    assert (ma["type"], ma["partnerId"], mb["partnerId"]) == ("matched", ub, ua)
-    assert ma["roomId"] == mb["roomId"]
+    assert ma["type"] == "matched" and ma["roomId"] == mb["roomId"]
+    room = ma["roomId"]
+    assert (ma["partnerId"], mb["partnerId"]) == (svc.alias(room, ub), svc.alias(room, ua))
     send(svc, "B=", {"action": "send", "text": "hi <b>there</b> \u0000 ✓", "roomId": "other"})
     msg = api.frames("A=")[-1]
     assert msg == {

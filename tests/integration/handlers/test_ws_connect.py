@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from pairchat.adapters.auth import Authenticator
+from pairchat.domain.identity import token_user_id
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.handlers import ws
@@ -21,6 +22,7 @@ from tests.support import load_event
 pytestmark = pytest.mark.integration
 
 SECRET = "connect-test-secret-at-least-32-bytes"
+ALICE = token_user_id("", "alice")
 
 
 def connect_event(cid: str, token: str | None = None, origin: str | None = None) -> dict:
@@ -53,8 +55,8 @@ def test_a_valid_token_sets_the_user_id(required: ChatService) -> None:
     event = connect_event("C1=", make_token("alice"))
     assert ws.handle_connect(event, required, auth) == {"statusCode": 200}
     r, k = required.store.client, required.store.keys
-    assert r.get(k.connection("C1=")) == "alice"
-    assert r.hget(k.session("alice"), "auth") == "token"
+    assert r.get(k.connection("C1=")) == ALICE
+    assert r.hget(k.session(ALICE), "auth") == "token"
 
 
 @pytest.mark.parametrize(
@@ -85,16 +87,15 @@ def test_optional_mode_and_anonymous_mode(
     svc = ChatService(ChatStore(store.client, optional), notifier, optional)
     assert ws.handle_connect(connect_event("A="), svc)["statusCode"] == 200
     anon = store.client.get(store.keys.connection("A="))
-    assert (
-        anon and anon != "alice" and store.client.hget(store.keys.session(anon), "auth") == "anon"
-    )
+    assert anon and anon.startswith("a:")
+    assert store.client.hget(store.keys.session(anon), "auth") == "anon"
     assert ws.handle_connect(connect_event("B=", make_token()), svc)["statusCode"] == 200
-    assert store.client.get(store.keys.connection("B=")) == "alice"
+    assert store.client.get(store.keys.connection("B=")) == ALICE
     assert ws.handle_connect(connect_event("C=", "bad"), svc)["statusCode"] == 401
     # anonymous (the default): a token is ignored, the server makes the id
     plain = ChatService(store, notifier, settings)
     assert ws.handle_connect(connect_event("D=", make_token("mallory")), plain)["statusCode"] == 200
-    assert store.client.get(store.keys.connection("D=")) != "mallory"
+    assert store.client.get(store.keys.connection("D=")).startswith("a:")
 
 
 def test_tokens_and_query_strings_are_never_logged(
@@ -109,6 +110,8 @@ def test_tokens_and_query_strings_are_never_logged(
     assert "connect refused" in logs and "token expired" in logs  # it did log
     for secret in (good, bad, good.split(".")[1], bad.split(".")[2], SECRET, "token="):
         assert secret not in logs
+    # Finding 9: the connect line names the opaque user id, never the token subject.
+    assert ALICE in logs and "alice" not in logs and "bob" not in logs
 
 
 class Context:
@@ -143,7 +146,7 @@ def test_the_connect_entry_point_configured_from_the_environment(
         assert ws.on_connect(connect_event("E2=", good), Context())["statusCode"] == 200
         evil = connect_event("E3=", good, "https://evil.example")
         assert ws.on_connect(evil, Context())["statusCode"] == 403
-        assert redis_client.get("{authenv}:conn:E2=") == "carol"
+        assert redis_client.get("{authenv}:conn:E2=") == token_user_id("", "carol")
         assert not redis_client.exists("{authenv}:conn:E1=", "{authenv}:conn:E3=")
     finally:
         handler.setStream(previous)  # type: ignore[attr-defined]
@@ -151,6 +154,7 @@ def test_the_connect_entry_point_configured_from_the_environment(
     logs = log_stream.getvalue()
     assert "connect refused" in logs and "E1=" in logs  # it logged, with the correlation id
     assert good not in logs and good.split(".")[2] not in logs and SECRET not in logs
+    assert "carol" not in logs and token_user_id("", "carol") in logs
 
 
 def test_refusals_are_counted(required: ChatService) -> None:
@@ -174,10 +178,10 @@ def test_a_broken_authenticator_refuses_without_raising(
 ) -> None:
     auth = Authenticator.from_settings(required.settings)
 
-    def broken(token: str) -> str:
+    def broken(token: str) -> tuple[str, str]:
         raise ImportError("No module named 'jwt'")
 
-    monkeypatch.setattr(auth, "verify", broken)
+    monkeypatch.setattr(auth, "verify_claims", broken)
     assert ws.handle_connect(connect_event("X=", make_token()), required, auth) == {
         "statusCode": 500
     }

@@ -264,8 +264,10 @@ def test_waiters_a_bounded_scan_kept_apart_meet_on_a_heartbeat(
 
     service.heartbeat("y")  # y searches again and finds x
     assert notifier.types("y") == ["queued", "pong", "matched"]
-    assert notifier.last("y")["partnerId"] == "u-x"
-    assert notifier.last("x")["type"] == "matched" and notifier.last("x")["partnerId"] == "u-y"
+    room = notifier.last("y")["roomId"]
+    assert notifier.last("y")["partnerId"] == service.alias(room, "u-x")
+    assert notifier.last("x")["type"] == "matched"
+    assert notifier.last("x")["partnerId"] == service.alias(room, "u-y")
     assert redis_client.zrange(store.keys.queue("female", "male"), 0, -1) == ["u-r1", "u-r2"]
     assert redis_client.zcard(store.keys.queue("male", "female")) == 0
     assert not redis_client.hexists(store.keys.session("u-y"), "q")

@@ -162,8 +162,9 @@ def test_user_shows_session_room_queue_and_recent_partners(
     room = pair(service, "a1", "b1")
     notifier = service.notifier
     assert isinstance(notifier, RecordingNotifier)
-    uid_a = notifier.last("b1")["partnerId"]
-    uid_b = notifier.last("a1")["partnerId"]
+    # Clients only ever see aliases: the ids are Redis's.
+    uid_a = service.store.client.get(service.store.keys.connection("a1"))
+    uid_b = service.store.client.get(service.store.keys.connection("b1"))
     body = api.get(f"/users/{uid_a}").json()
     assert body["session"]["connection_id"] == "a1"
     assert body["session"]["connection_live"] is True

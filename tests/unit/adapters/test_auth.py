@@ -21,10 +21,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from moto import mock_aws
 
 from pairchat.adapters.auth import Authenticator, Refused, check_origin
+from pairchat.domain.identity import token_user_id
 from pairchat.settings import Settings, SettingsError
 
 SECRET = "a-test-secret-of-at-least-32-bytes!!"
 BASE = Settings(auth_mode="required", auth_secret=SECRET)
+ALICE = token_user_id("", "alice")
 
 
 def token(
@@ -46,9 +48,29 @@ def refusal(auth: Authenticator, tok: str | None) -> Refused:
     return info.value
 
 
-def test_a_valid_token_gives_its_subject_as_the_user_id() -> None:
+def test_a_valid_token_gives_a_digest_of_its_issuer_and_subject_as_the_user_id() -> None:
     identity = Authenticator.from_settings(BASE).identify(token())
-    assert identity.user_id == "alice" and identity.authenticated
+    assert identity.user_id == ALICE and identity.authenticated
+    assert identity.user_id.startswith("t:") and "alice" not in identity.user_id
+
+
+def test_token_ids_never_collide_with_anonymous_ids_whatever_the_subject() -> None:
+    """Finding 1: a token whose sub is a stranger's anonymous id must not become that id."""
+    auth = Authenticator.from_settings(replace(BASE, auth_mode="optional"))
+    victim = auth.identify(None).user_id
+    assert victim.startswith("a:")
+    for sub in (victim, victim[2:], "a:" + victim, "t:" + victim):
+        if not sub or len(sub) > 128:
+            continue
+        attacker = auth.identify(token(sub=sub)).user_id
+        assert attacker != victim and attacker.startswith("t:")
+
+
+def test_the_same_subject_at_two_issuers_is_two_users() -> None:
+    auth = Authenticator.from_settings(BASE)
+    one = auth.identify(token(iss="https://one.example")).user_id
+    two = auth.identify(token(iss="https://two.example")).user_id
+    assert one != two and one == token_user_id("https://one.example", "alice")
 
 
 @pytest.mark.parametrize(
@@ -95,7 +117,9 @@ def test_issuer_and_audience_are_checked_when_configured() -> None:
     auth = Authenticator.from_settings(
         replace(BASE, auth_issuer="https://id", auth_audience="chat")
     )
-    assert auth.identify(token(iss="https://id", aud="chat")).user_id == "alice"
+    assert auth.identify(token(iss="https://id", aud="chat")).user_id == token_user_id(
+        "https://id", "alice"
+    )
     assert refusal(auth, token(iss="https://evil", aud="chat")).status == 401
     assert refusal(auth, token(iss="https://id", aud="other")).status == 401
     assert refusal(auth, token()).status == 401
@@ -104,12 +128,12 @@ def test_issuer_and_audience_are_checked_when_configured() -> None:
 def test_modes() -> None:
     anon = Authenticator.from_settings(Settings())
     a = anon.identify(token())  # anonymous mode ignores tokens
-    assert not a.authenticated and a.user_id != "alice"
+    assert not a.authenticated and a.user_id.startswith("a:")
     assert anon.identify(None).user_id != anon.identify(None).user_id
     optional = Authenticator.from_settings(replace(BASE, auth_mode="optional"))
     assert not optional.identify(None).authenticated
     assert not optional.identify("").authenticated
-    assert optional.identify(token()).user_id == "alice"
+    assert optional.identify(token()).user_id == ALICE
     assert refusal(optional, "garbage").status == 401  # a bad token is never downgraded
     required = Authenticator.from_settings(BASE)
     assert refusal(required, None).status == 401
@@ -125,6 +149,7 @@ def test_auth_modes_need_a_key_source() -> None:
         {
             "AUTH_MODE": "optional",
             "AUTH_SECRET_PARAMETER": "pairchat/jwt",
+            "ALIAS_SECRET": "alias-key",
             "ALLOWED_ORIGINS": "https://a.example, https://b.example",
             "RATE_JOINS_PER_WINDOW": "5",
             "RATE_MESSAGES_PER_WINDOW": "0",
@@ -134,6 +159,10 @@ def test_auth_modes_need_a_key_source() -> None:
     assert s.allowed_origins == ("https://a.example", "https://b.example")
     assert (s.rate_joins, s.rate_messages, s.reconnect_grace_s) == (5, 0, 0)
     assert SECRET not in repr(replace(s, auth_secret=SECRET))
+    assert "alias-key" not in repr(s)
+    with pytest.raises(SettingsError, match="ALIAS_SECRET"):
+        # Tokens without a key for the aliases: strangers could test guessed subjects.
+        Settings(auth_mode="optional", auth_jwks_url="https://issuer.example/jwks.json")
 
 
 def test_the_secret_is_fetched_once_per_cold_start() -> None:
@@ -145,7 +174,7 @@ def test_the_secret_is_fetched_once_per_cold_start() -> None:
 
     auth = Authenticator.from_settings(BASE, fetch_secret=fetch)
     for _ in range(5):
-        assert auth.identify(token()).user_id == "alice"
+        assert auth.identify(token()).user_id == ALICE
     assert calls == [1]
 
 
@@ -163,8 +192,8 @@ def test_secret_from_ssm_parameter_store(monkeypatch: pytest.MonkeyPatch) -> Non
     boto3.client("ssm", region_name="us-east-1").put_parameter(
         Name="/pairchat/jwt", Value=SECRET, Type="SecureString"
     )
-    s = Settings(auth_mode="required", auth_secret_parameter="pairchat/jwt")
-    assert Authenticator.from_settings(s).identify(token()).user_id == "alice"
+    s = Settings(auth_mode="required", auth_secret_parameter="pairchat/jwt", alias_secret="k")
+    assert Authenticator.from_settings(s).identify(token()).user_id == ALICE
 
 
 @mock_aws
@@ -174,9 +203,9 @@ def test_secret_from_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> None:
     boto3.client("secretsmanager", region_name="us-east-1").create_secret(
         Name="pairchat-jwt", SecretString=SECRET
     )
-    s = Settings(auth_mode="required", auth_secret_id="pairchat-jwt")
+    s = Settings(auth_mode="required", auth_secret_id="pairchat-jwt", alias_secret="k")
     auth = Authenticator.from_settings(s)
-    assert auth.identify(token(sub="bob")).user_id == "bob"
+    assert auth.identify(token(sub="bob")).user_id == token_user_id("", "bob")
     assert refusal(auth, token(key="wrong-secret-but-long-enough-32-bytes")).status == 401
 
 
@@ -208,9 +237,10 @@ def jwks() -> Iterator[tuple[str, Any]]:
 
 def test_tokens_from_a_jwks_issuer(jwks: tuple[str, Any]) -> None:
     url, key = jwks
-    auth = Authenticator.from_settings(Settings(auth_mode="required", auth_jwks_url=url))
+    s = Settings(auth_mode="required", auth_jwks_url=url, alias_secret="k")
+    auth = Authenticator.from_settings(s)
     good = token(key=key, alg="RS256", headers={"kid": "k1"})
-    assert auth.identify(good).user_id == "alice"
+    assert auth.identify(good).user_id == ALICE
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     assert refusal(auth, token(key=other, alg="RS256", headers={"kid": "k1"})).status == 401
     assert refusal(auth, token(key=key, alg="RS256", headers={"kid": "nope"})).status == 401

@@ -180,6 +180,9 @@ def handler_environment(
             "AWS_EC2_METADATA_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": log_level.upper(),
             "POWERTOOLS_METRICS_DISABLED": "false" if metrics else "true",
+            # Keys the aliases strangers see (the template uses the stack's id): one per run,
+            # shared by every worker process so `matched` and `pong` agree.
+            "ALIAS_SECRET": secrets.token_hex(16),
         }
     )
     env.update(extra)

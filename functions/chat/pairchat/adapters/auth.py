@@ -1,9 +1,11 @@
 """Who is connecting: the ``$connect`` identity and the browser origin check.
 
-A user id comes from exactly two places: the server generates one (anonymous mode), or it is
-the ``sub`` of a JWT the client passes as ``?token=`` and PyJWT verifies (HS256 with a secret
-held in SSM Parameter Store or Secrets Manager, or an issuer's JWKS for RS256/ES256). A
-stable id is what lets recent partners, blocks and the reconnect grace survive a new socket.
+A user id comes from exactly two places: the server generates one (``a:<uuid>``), or it is
+derived from the ``iss`` and ``sub`` of a JWT the client passes as ``?token=`` and PyJWT
+verifies (``t:<digest>``; HS256 with a secret held in SSM Parameter Store or Secrets Manager,
+or an issuer's JWKS for RS256/ES256). The two namespaces never meet, whatever a token says
+(pairchat.domain.identity). A stable id is what lets recent partners, blocks and the
+reconnect grace survive a new socket.
 
 Nothing here logs a token or a query string: refusals carry a short reason that is safe to
 log (never the token or its claims).
@@ -13,11 +15,11 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pairchat.domain.identity import anonymous_user_id, token_user_id
 from pairchat.settings import Settings
 
 #: Token subjects become parts of Redis key names: keep them short and unambiguous.
@@ -42,8 +44,9 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Identity:
+    #: ``a:<uuid>`` (anonymous) or ``t:<digest of iss and sub>`` (a verified token).
     user_id: str
-    #: True when the id is a verified token's subject (stable across connections).
+    #: True when the id comes from a verified token (stable across connections).
     authenticated: bool
 
 
@@ -114,16 +117,21 @@ class Authenticator:
         return cls(settings, _hs256_resolver(fetch_secret))
 
     def identify(self, token: str | None) -> Identity:
-        """The identity of a connection: a verified subject, or a new anonymous id."""
+        """The identity of a connection: a verified token's, or a new anonymous id."""
         mode = self.settings.auth_mode
         if mode == "anonymous" or (mode == "optional" and not token):
-            return Identity(str(uuid.uuid4()), authenticated=False)
+            return Identity(anonymous_user_id(), authenticated=False)
         if not token:
             raise Refused(401, "token required")
-        return Identity(self.verify(token), authenticated=True)
+        issuer, subject = self.verify_claims(token)
+        return Identity(token_user_id(issuer, subject), authenticated=True)
 
     def verify(self, token: str) -> str:
         """The token's subject. Raises :class:`Refused` for anything not verifiable."""
+        return self.verify_claims(token)[1]
+
+    def verify_claims(self, token: str) -> tuple[str, str]:
+        """The token's issuer ('' when it names none) and subject, verified."""
         import jwt
 
         if self._resolve_key is None:
@@ -155,7 +163,8 @@ class Authenticator:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not SUBJECT.fullmatch(sub):
             raise Refused(401, "token subject unusable")
-        return sub
+        iss = claims.get("iss")
+        return (iss if isinstance(iss, str) else ""), sub
 
 
 def _hs256_resolver(fetch_secret: Callable[[], str]) -> KeyResolver:

@@ -92,6 +92,13 @@ class PartnerAway(PairchatError):
     status = 409
 
 
+class TextRefused(PairchatError):
+    """``TEXT_FILTER=block``: the message holds a listed word; it was not delivered."""
+
+    code = "text_refused"
+    default_message = "The message contains words that are not allowed here; it was not sent."
+
+
 _BY_CODE: dict[str, type[PairchatError]] = {
     cls.code: cls
     for cls in (

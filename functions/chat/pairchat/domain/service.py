@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pairchat.domain.errors import PairchatError
+from pairchat.domain.identity import anonymous_user_id, partner_alias
 from pairchat.domain.ports import DeliveryFailed, Notifier, NullTelemetry, Telemetry
 from pairchat.domain.protocol import (
     Block,
@@ -27,6 +28,7 @@ from pairchat.domain.protocol import (
     frame,
 )
 from pairchat.domain.store import ChatStore, JoinMode, MatchResult
+from pairchat.domain.textfilter import TextFilter
 from pairchat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ def new_room_id() -> str:
 
 
 def new_user_id() -> str:
-    return str(uuid.uuid4())
+    return anonymous_user_id()
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,15 @@ class ChatService:
         settings: Settings,
         telemetry: Telemetry | None = None,
         room_ids: Callable[[], str] = new_room_id,
+        text_filter: TextFilter | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.settings = settings
         self.telemetry = telemetry or NullTelemetry()
         self._room_ids = room_ids
+        #: Applied to every ``send`` before the relay (None: text passes unchanged).
+        self.text_filter = text_filter
 
     # -- connection lifecycle -------------------------------------------------------------
 
@@ -144,7 +149,14 @@ class ChatService:
 
     def send(self, connection_id: str, text: str) -> None:
         """Relays text to the partner. Raises :class:`PartnerAway` while the partner is
-        within its reconnect grace (nothing is queued for it)."""
+        within its reconnect grace (nothing is queued for it), and
+        :class:`~pairchat.domain.errors.TextRefused` (before any Redis call) when the text
+        filter blocks the message."""
+        if self.text_filter is not None and self.text_filter.enabled:
+            filtered = self.text_filter.apply(text)
+            if filtered is not text:
+                self.telemetry.count("MessagesMasked")
+            text = filtered
         relay = self.store.relay(connection_id)
         if relay.partner_gone:
             self._post_or_drop(connection_id, frame("partner_left", roomId=relay.room_id))
@@ -168,7 +180,8 @@ class ChatService:
         if result.left_room_id:
             self._tell_partner_left(connection_id, result.left_room_id)
         if result.state == "room":
-            pong = frame("pong", state="room", roomId=result.room_id, partnerId=result.partner_id)
+            alias = self.alias(result.room_id, result.partner_id)
+            pong = frame("pong", state="room", roomId=result.room_id, partnerId=alias)
         else:
             pong = frame("pong", state=result.state)
         self._post_or_drop(connection_id, pong)
@@ -205,6 +218,10 @@ class ChatService:
 
     # -- internals --------------------------------------------------------------------------
 
+    def alias(self, room_id: str, user_id: str) -> str:
+        """The id strangers see for ``user_id`` in ``room_id`` (never the user id itself)."""
+        return partner_alias(self.settings.alias_key, room_id, user_id)
+
     def _pair(self, connection_id: str, mode: JoinMode, gender: str, preference: str) -> None:
         result = self.store.match(connection_id, mode, gender, preference, self._room_ids())
         if result.left_partner_connection:
@@ -232,12 +249,12 @@ class ChatService:
     def _announce(self, connection_id: str, result: MatchResult) -> str:
         """Tells both users of a reserved pair: the waiter first, then the joiner."""
         room = result.room_id
-        waiter_frame = frame("matched", roomId=room, partnerId=result.user_id)
+        waiter_frame = frame("matched", roomId=room, partnerId=self.alias(room, result.user_id))
         if not self._deliver(result.partner_connection, waiter_frame):
             self.telemetry.count("GoneConnections")
             self.store.leave(result.partner_connection, "gone")  # dissolves the room too
             return "waiter_gone"
-        joiner_frame = frame("matched", roomId=room, partnerId=result.partner_id)
+        joiner_frame = frame("matched", roomId=room, partnerId=self.alias(room, result.partner_id))
         if not self._deliver(connection_id, joiner_frame):
             self._drop(connection_id)  # tells the waiter partner_left
             return "joiner_gone"
