@@ -19,8 +19,10 @@ from pairchat.adapters.management import (
     default_credentials,
     management_client,
 )
+from pairchat.adapters.turn import turn_secret_fetcher
 from pairchat.adapters.wordlists import text_filter_from_settings
 from pairchat.domain.ports import Notifier, Telemetry
+from pairchat.domain.rtc import IceConfig
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.domain.sweeper import Sweeper
@@ -73,6 +75,8 @@ class Runtime:
     authenticator: Authenticator | None = None
     #: The compiled word list, built once per cold start.
     text_filter: TextFilter | None = None
+    #: The ICE servers ``matched`` offers; holds the TURN secret fetched once per cold start.
+    ice: IceConfig | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, telemetry: Telemetry | None = None) -> Runtime:
@@ -83,6 +87,7 @@ class Runtime:
             telemetry,
             authenticator=Authenticator.from_settings(settings),
             text_filter=text_filter_from_settings(settings),
+            ice=IceConfig(settings, turn_secret_fetcher(settings)),
         )
 
     def service_for(self, event: dict[str, Any]) -> ChatService:
@@ -92,7 +97,12 @@ class Runtime:
         if service is None:
             notifier = management_notifier(endpoint, self.settings)
             service = ChatService(
-                self.store, notifier, self.settings, self.telemetry, text_filter=self.text_filter
+                self.store,
+                notifier,
+                self.settings,
+                self.telemetry,
+                text_filter=self.text_filter,
+                ice=self.ice,
             )
             self._services[endpoint] = service
         return service

@@ -7,6 +7,7 @@ at cold start (``Settings.from_env()``) and pass it down, so tests construct the
 from __future__ import annotations
 
 import hmac
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -52,6 +53,36 @@ TEXT_FILTER_MODES = ("off", "mask", "block")
 #: Entries of the library's English list that are everyday words in a chat ("this sucks",
 #: "what's your sex?", "big black dog"): not filtered unless TEXT_FILTER_ALLOW says otherwise.
 DEFAULT_TEXT_FILTER_ALLOW = ("sex", "suck", "sucks", "butt", "bs", "escort", "big black")
+ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
+ICE_SERVER_FIELDS = {"urls", "username", "credential"}
+
+
+def parse_ice_servers(raw: str) -> list[dict[str, Any]]:
+    """``ICE_SERVERS`` as the browser's ``RTCConfiguration.iceServers`` wants it, checked here
+    so that a typo fails the cold start instead of every direct connection. ``urls`` is
+    normalised to a list."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError as exc:
+        raise SettingsError(f"ICE_SERVERS must be JSON: {exc}") from None
+    if not isinstance(value, list):
+        raise SettingsError("ICE_SERVERS must be a JSON array of {urls, username, credential}")
+    servers: list[dict[str, Any]] = []
+    for server in value:
+        if not isinstance(server, dict) or not set(server) <= ICE_SERVER_FIELDS:
+            raise SettingsError(f"ICE_SERVERS entries take only {sorted(ICE_SERVER_FIELDS)}")
+        urls = server.get("urls")
+        urls = [urls] if isinstance(urls, str) else urls
+        if not isinstance(urls, list) or not urls:
+            raise SettingsError("every ICE_SERVERS entry needs urls")
+        for url in urls:
+            if not isinstance(url, str) or not url.startswith(ICE_SCHEMES):
+                raise SettingsError(f"ICE server URLs start with stun:, turn: ..., got {url!r}")
+        for name in ("username", "credential"):
+            if name in server and not isinstance(server[name], str):
+                raise SettingsError(f"ICE_SERVERS {name} must be a string")
+        servers.append({**server, "urls": urls})
+    return servers
 
 
 def hash_tag(prefix: str) -> str | None:
@@ -145,6 +176,24 @@ class Settings:
     text_filter_allow: tuple[str, ...] = DEFAULT_TEXT_FILTER_ALLOW
     #: The reports stream is capped (approximately) at this many entries.
     reports_max: int = 100_000
+    # -- direct connections (WebRTC, docs/security.md): off unless an operator allows them --
+    #: Offer the page a direct (peer-to-peer) connection after a match: ``matched`` then
+    #: carries the ICE configuration. Each user still has to consent in the page.
+    rtc_enabled: bool = False
+    #: Force ``iceTransportPolicy: relay``: media and text go through the operator's TURN
+    #: server, so neither stranger learns the other's IP address. Needs a TURN server.
+    rtc_relay_only: bool = False
+    #: ``RTCConfiguration.iceServers`` as JSON (STUN, and TURN with static credentials).
+    ice_servers: str = field(default="[]", repr=False)
+    #: TURN URLs (``turn:``/``turns:``) that get time-limited credentials from the shared
+    #: secret (the TURN REST scheme coturn's ``use-auth-secret`` implements).
+    turn_urls: tuple[str, ...] = ()
+    #: The TURN shared secret itself, for the local stack and tests only; in AWS an SSM
+    #: SecureString parameter name (fetched once per cold start).
+    turn_secret: str | None = field(default=None, repr=False)
+    turn_secret_parameter: str | None = None
+    #: How long a TURN credential handed out in ``matched`` stays valid.
+    turn_credential_ttl_s: int = 24 * 3600
 
     def __post_init__(self) -> None:
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -181,6 +230,28 @@ class Settings:
             raise SettingsError(f"TEXT_FILTER must be one of {', '.join(TEXT_FILTER_MODES)}")
         if self.rate_joins < 0 or self.rate_messages < 0 or self.reconnect_grace_s < 0:
             raise SettingsError("rate limits and the reconnect grace must not be negative")
+        self._check_rtc()
+
+    def _check_rtc(self) -> None:
+        """ICE settings are checked at cold start, not when the first pair is announced."""
+        servers = parse_ice_servers(self.ice_servers)
+        for url in self.turn_urls:
+            if not url.startswith(("turn:", "turns:")):
+                raise SettingsError(f"TURN_URLS must be turn: or turns: URLs, got {url!r}")
+        has_secret = bool(self.turn_secret or self.turn_secret_parameter)
+        if bool(self.turn_urls) != has_secret:
+            raise SettingsError(
+                "TURN_URLS and a TURN secret (TURN_SECRET_PARAMETER, or TURN_SECRET locally) "
+                "go together: the secret signs credentials for those URLs"
+            )
+        turn_in_servers = any(
+            url.startswith(("turn:", "turns:")) for server in servers for url in server["urls"]
+        )
+        if self.rtc_enabled and self.rtc_relay_only and not (self.turn_urls or turn_in_servers):
+            raise SettingsError(
+                "RTC_RELAY_ONLY needs a TURN server (TURN_URLS with a secret, or a turn: URL in "
+                "ICE_SERVERS): relay-only ICE cannot connect without one"
+            )
 
     @cached_property
     def alias_key(self) -> str:
@@ -248,5 +319,14 @@ class Settings:
                 else defaults.text_filter_allow
             ),
             reports_max=_int(env, "REPORTS_MAX", defaults.reports_max),
+            rtc_enabled=_bool(env, "RTC_ENABLED", defaults.rtc_enabled),
+            rtc_relay_only=_bool(env, "RTC_RELAY_ONLY", defaults.rtc_relay_only),
+            ice_servers=env.get("ICE_SERVERS") or defaults.ice_servers,
+            turn_urls=_list(env, "TURN_URLS"),
+            turn_secret=env.get("TURN_SECRET") or None,
+            turn_secret_parameter=env.get("TURN_SECRET_PARAMETER") or None,
+            turn_credential_ttl_s=_int(
+                env, "TURN_CREDENTIAL_TTL_SECONDS", defaults.turn_credential_ttl_s, 60
+            ),
         )
         return replace(settings, **overrides) if overrides else settings

@@ -183,6 +183,10 @@ def handler_environment(
             # Keys the aliases strangers see (the template uses the stack's id): one per run,
             # shared by every worker process so `matched` and `pong` agree.
             "ALIAS_SECRET": secrets.token_hex(16),
+            # Direct connections are on locally (the template's default is off): two pages on
+            # one machine connect over host candidates, no STUN or TURN needed, and each
+            # user still consents in the page. --env RTC_ENABLED=false turns them off.
+            "RTC_ENABLED": "true",
         }
     )
     env.update(extra)

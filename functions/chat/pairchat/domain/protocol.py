@@ -37,6 +37,9 @@ class Next:
 @dataclass(frozen=True)
 class Send:
     text: str
+    #: The client's own id for this message (optional), passed on in ``message`` so a page
+    #: that also sends over a direct channel can drop a message it already got that way.
+    mid: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,21 @@ class Block:
     """``block``: the current (or just-left) partner, as the server knows it."""
 
 
-Command = Join | Next | Send | Leave | Heartbeat | Report | Block
-ACTIONS = ("join", "send", "next", "leave", "heartbeat", "report", "block")
+@dataclass(frozen=True)
+class Signal:
+    """``signal``: an opaque JSON object for the partner's browser (WebRTC offer, answer,
+    candidate, consent). The server checks its size and passes it on; it never reads it."""
+
+    data: dict[str, Any]
+
+
+Command = Join | Next | Send | Leave | Heartbeat | Report | Block | Signal
+ACTIONS = ("join", "send", "next", "leave", "heartbeat", "report", "block", "signal")
+#: Largest ``signal`` payload, as compact UTF-8 JSON: an SDP with every candidate fits in a
+#: few KB; the bound keeps a relay hop cheap and the channel useless for bulk data.
+MAX_SIGNAL_BYTES = 16 * 1024
+#: Longest client message id (``send``'s ``mid``).
+MAX_MID_CHARS = 64
 MAX_REASON_CHARS = 500
 #: Longest ``ref`` echoed back; a longer or non-string one is ignored.
 MAX_REF_CHARS = 64
@@ -147,7 +163,7 @@ def _command(frame: dict[str, Any], max_text_chars: int, max_reason_chars: int) 
             raise InvalidField("'text' must not be empty.")
         if len(text) > max_text_chars:
             raise TooLarge(f"Messages are limited to {max_text_chars} characters.")
-        return Send(text)
+        return Send(text, _mid(frame))
     if action == "leave":
         return Leave()
     if action == "heartbeat":
@@ -164,8 +180,34 @@ def _command(frame: dict[str, Any], max_text_chars: int, max_reason_chars: int) 
         return Report(reason.strip())
     if action == "block":
         return Block()
+    if action == "signal":
+        return Signal(_signal_data(frame))
     shown = action if len(action) <= 32 else action[:32] + "..."
     raise UnknownAction(f"Unknown action {shown!r}. Use one of: {', '.join(ACTIONS)}.")
+
+
+def _mid(frame: dict[str, Any]) -> str:
+    mid = frame.get("mid")
+    if mid is None:
+        return ""
+    if not isinstance(mid, str) or not 0 < len(mid) <= MAX_MID_CHARS or not mid.isprintable():
+        raise InvalidField(f"'mid' must be 1 to {MAX_MID_CHARS} printable characters.")
+    return mid
+
+
+def _signal_data(frame: dict[str, Any]) -> dict[str, Any]:
+    data = frame.get("data")
+    if not isinstance(data, dict):
+        raise InvalidField("'data' must be a JSON object.")
+    try:
+        size = len(encode(data))
+    except UnicodeEncodeError:
+        raise InvalidField("'data' must hold valid Unicode text.") from None
+    except RecursionError:
+        raise InvalidJson("The frame is too deeply nested.") from None
+    if size > MAX_SIGNAL_BYTES:
+        raise TooLarge(f"Signals are limited to {MAX_SIGNAL_BYTES} bytes of JSON.")
+    return data
 
 
 def frame(type_: str, **fields: Any) -> dict[str, Any]:

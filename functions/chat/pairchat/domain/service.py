@@ -25,8 +25,10 @@ from pairchat.domain.protocol import (
     Next,
     Report,
     Send,
+    Signal,
     frame,
 )
+from pairchat.domain.rtc import IceConfig
 from pairchat.domain.store import ChatStore, JoinMode, MatchResult
 from pairchat.domain.textfilter import TextFilter
 from pairchat.settings import Settings
@@ -60,6 +62,7 @@ class ChatService:
         telemetry: Telemetry | None = None,
         room_ids: Callable[[], str] = new_room_id,
         text_filter: TextFilter | None = None,
+        ice: IceConfig | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -68,6 +71,9 @@ class ChatService:
         self._room_ids = room_ids
         #: Applied to every ``send`` before the relay (None: text passes unchanged).
         self.text_filter = text_filter
+        #: What ``matched`` tells a page about direct connections (bootstrap passes one that
+        #: fetches the TURN secret from SSM).
+        self.ice = ice or IceConfig(settings)
 
     # -- connection lifecycle -------------------------------------------------------------
 
@@ -127,7 +133,9 @@ class ChatService:
         elif isinstance(command, Next):
             self.next(connection_id, command.gender, command.preference)
         elif isinstance(command, Send):
-            self.send(connection_id, command.text)
+            self.send(connection_id, command.text, command.mid)
+        elif isinstance(command, Signal):
+            self.signal(connection_id, command.data)
         elif isinstance(command, Leave):
             self.leave(connection_id)
         elif isinstance(command, Heartbeat):
@@ -147,7 +155,7 @@ class ChatService:
         self.telemetry.count("Nexts")
         self._pair(connection_id, "next", gender, preference)
 
-    def send(self, connection_id: str, text: str) -> None:
+    def send(self, connection_id: str, text: str, mid: str = "") -> None:
         """Relays text to the partner. Raises :class:`PartnerAway` while the partner is
         within its reconnect grace (nothing is queued for it), and
         :class:`~pairchat.domain.errors.TextRefused` (before any Redis call) when the text
@@ -157,15 +165,25 @@ class ChatService:
             if filtered is not text:
                 self.telemetry.count("MessagesMasked")
             text = filtered
+        fields: dict[str, Any] = {"text": text, "mid": mid} if mid else {"text": text}
+        self._relay(connection_id, "message", fields, "Messages")
+
+    def signal(self, connection_id: str, data: dict[str, Any]) -> None:
+        """Passes an opaque WebRTC signaling object to the partner: the same script call,
+        room resolution and rate limit as ``send``; its content is neither read, stored
+        nor logged (nor filtered: it is not text the stranger reads)."""
+        self._relay(connection_id, "signal", {"data": data}, "Signals")
+
+    def _relay(self, connection_id: str, type_: str, fields: dict[str, Any], metric: str) -> None:
         relay = self.store.relay(connection_id)
         if relay.partner_gone:
             self._post_or_drop(connection_id, frame("partner_left", roomId=relay.room_id))
             return
         delivered = self.notifier.post(
-            relay.partner_connection, frame("message", roomId=relay.room_id, text=text)
+            relay.partner_connection, frame(type_, roomId=relay.room_id, **fields)
         )
         if delivered:
-            self.telemetry.count("Messages")
+            self.telemetry.count(metric)
         else:
             self._drop(relay.partner_connection)
 
@@ -249,18 +267,27 @@ class ChatService:
     def _announce(self, connection_id: str, result: MatchResult) -> str:
         """Tells both users of a reserved pair: the waiter first, then the joiner."""
         room = result.room_id
-        waiter_frame = frame("matched", roomId=room, partnerId=self.alias(room, result.user_id))
+        waiter_frame = frame(
+            "matched", roomId=room, partnerId=self.alias(room, result.user_id), **self._rtc()
+        )
         if not self._deliver(result.partner_connection, waiter_frame):
             self.telemetry.count("GoneConnections")
             self.store.leave(result.partner_connection, "gone")  # dissolves the room too
             return "waiter_gone"
-        joiner_frame = frame("matched", roomId=room, partnerId=self.alias(room, result.partner_id))
+        joiner_frame = frame(
+            "matched", roomId=room, partnerId=self.alias(room, result.partner_id), **self._rtc()
+        )
         if not self._deliver(connection_id, joiner_frame):
             self._drop(connection_id)  # tells the waiter partner_left
             return "joiner_gone"
         self.telemetry.count("Matches")
         self.telemetry.timing("WaitBeforeMatch", result.waited_ms)
         return "matched"
+
+    def _rtc(self) -> dict[str, Any]:
+        """``matched``'s ``rtc`` field: each user gets its own (TURN credentials differ)."""
+        config = self.ice.for_client()
+        return {"rtc": config} if config is not None else {}
 
     def _deliver(self, connection_id: str, data: dict[str, Any]) -> bool:
         """A ``matched`` post. Failing after the notifier's bounded retries (throttling,

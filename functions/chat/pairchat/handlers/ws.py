@@ -1,10 +1,10 @@
 """The WebSocket routes' Lambda handlers.
 
 template.yaml wires ``$connect`` to :func:`on_connect`, ``$disconnect`` to
-:func:`on_disconnect`, and ``join``, ``send``, ``next``, ``leave``, ``heartbeat`` and
-``$default`` to :func:`on_message` (one function for every message route keeps one warm
-pool instead of six). The ``handle_*`` functions are the adapters proper: they take the
-service, so tests call them with their own.
+:func:`on_disconnect`, and every message route (``join``, ``send``, ``signal``, ``next``,
+``leave``, ``heartbeat``, ``report``, ``block``, ``$default``) to :func:`on_message` (one
+function for every message route keeps one warm pool instead of nine). The ``handle_*``
+functions are the adapters proper: they take the service, so tests call them with their own.
 """
 
 from __future__ import annotations
