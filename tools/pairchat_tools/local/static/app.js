@@ -4,6 +4,8 @@
  * deployed API with `?ws=wss://<api>.execute-api.<region>.amazonaws.com/<stage>`.
  * Server frames carry an `id`: a duplicate delivery is dropped. A `message` (or
  * `partner_left`) can arrive just before the `matched` of its room: it waits for it.
+ * rtc.js (loaded first) adds the opt-in direct connection; this file hands it rooms, `signal`
+ * frames and outgoing text, and shows what arrives either way once (by message id, `mid`).
  */
 (() => {
   "use strict";
@@ -68,6 +70,7 @@
   const seenOrder = [];
   const early = new Map();      // roomId -> frames that came before its `matched`
   const finished = new Set();   // rooms that are over: late frames for them are dropped
+  const mids = new Set();       // message ids shown in this room (direct or relayed: once)
 
   // -- socket ------------------------------------------------------------------------------
   function connect() {
@@ -134,7 +137,7 @@
       ws.send(data);
       return true;
     }
-    if (frame.action !== "heartbeat" && frame.action !== "send") outbox.push(data);
+    if (frame.action !== "heartbeat" && frame.action !== "send" && frame.action !== "signal") outbox.push(data);
     if (!ws) connect();
     return false;
   }
@@ -181,6 +184,7 @@
         onMatched(frame);
         break;
       case "message":
+      case "signal":
       case "partner_left":
       case "partner_reconnecting":
       case "partner_back":
@@ -222,7 +226,9 @@
     body.dataset.partner = "here";
     setState("chatting");
     clearMessages();
+    mids.clear();
     notice("You're now chatting with a stranger. Say hi!", "good");
+    if (rtc) rtc.onMatched(room, frame.rtc);
     const waiting = early.get(room) || [];
     early.clear();
     waiting.forEach(onRoomFrame);
@@ -241,8 +247,9 @@
     }
     if (frame.type === "message") {
       if (state !== "chatting") return;
-      bubble(String(frame.text ?? ""), "them");
-      if (document.hidden) { unread += 1; updateTitle(); }
+      incoming(String(frame.text ?? ""), frame.mid);
+    } else if (frame.type === "signal") {
+      if (state === "chatting" && rtc) rtc.onSignal(frame.data);
     } else if (frame.type === "partner_left" && state === "chatting") {
       endChat("Stranger left the chat.");
     } else if (frame.type === "partner_reconnecting" && state === "chatting") {
@@ -252,6 +259,16 @@
       partnerAway(false);
       notice("Stranger is back.", "good");
     }
+  }
+
+  /** A message from the stranger, relayed or direct: shown once per message id. */
+  function incoming(text, mid) {
+    if (typeof mid === "string") {
+      if (mids.has(mid)) return;
+      mids.add(mid);
+    }
+    bubble(text, "them");
+    if (document.hidden) { unread += 1; updateTitle(); }
   }
 
   function onPong(frame) {
@@ -357,14 +374,27 @@
     if (!text.trim() || state !== "chatting") return;
     if (text.length > MAX_TEXT) { toast("That message is too long.", `Keep it under ${MAX_TEXT} characters.`); return; }
     const li = bubble(text, "me");
-    // The ref comes back on an error about this message (see onError).
-    if (!send({ action: "send", text, ref: `${room}|${++sentCount}` })) {
+    const mid = newMid();
+    // Direct when a data channel is open; else (or if it fails later) through the server.
+    if (rtc && rtc.sendText(text, mid)) {
+      li.dataset.via = "direct";
+    } else if (!relay(text, mid)) {
       li.classList.add("pending");
       toast("Not sent: you're offline.", "We'll reconnect in a moment.");
     }
     ui.input.value = "";
     autosize();
     updateComposer();
+  }
+
+  function relay(text, mid) {
+    // The ref comes back on an error about this message (see onError).
+    return send({ action: "send", text, mid, ref: `${room}|${++sentCount}` });
+  }
+
+  function newMid() {
+    const bytes = crypto.getRandomValues(new Uint8Array(8));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
   function openReport() {
@@ -383,6 +413,7 @@
 
   // -- rendering ---------------------------------------------------------------------------
   function setState(next) {
+    if (next !== "chatting" && rtc) rtc.end();
     state = next;
     body.dataset.state = next;
     clearInterval(searchTicker);
@@ -487,6 +518,15 @@
     ui.input.style.height = "auto";
     ui.input.style.height = `${Math.min(ui.input.scrollHeight + 2, 140)}px`;
   }
+
+  // -- direct connection (rtc.js) ----------------------------------------------------------
+  const rtc = window.PairchatRTC ? window.PairchatRTC.create({
+    signal: (data) => send({ action: "signal", data }),
+    deliver: (text, mid) => { if (state === "chatting") incoming(text, mid); },
+    resend: (messages) => messages.forEach(({ text, mid }) => relay(text, mid)),
+    notice: (text, kind) => { if (state === "chatting") notice(text, kind); },
+    toast: (title, detail) => toast(title, detail),
+  }) : null;
 
   // -- wiring ------------------------------------------------------------------------------
   ui.form.addEventListener("submit", (e) => { e.preventDefault(); startSearch("join"); });
