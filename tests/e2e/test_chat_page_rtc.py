@@ -216,6 +216,7 @@ def go_direct(alice: Person, bob: Person) -> None:
     """Both consent, each after reading the warning; waits for the open channel."""
     a, b = alice.page, bob.page
     bob_pcs = b.evaluate("window.__pcs.length")
+    marks = (len(alice.wire.sent), len(bob.wire.sent))
     a.locator("#rtc-direct-btn").click()
     expect(a.locator("#rtc-dialog")).to_be_visible()
     expect(a.locator("#rtc-warning")).to_contain_text("IP address")
@@ -231,6 +232,16 @@ def go_direct(alice: Person, bob: Person) -> None:
         expect(page.locator("body")).to_have_attribute("data-rtc", "direct")
         expect(page.locator("#rtc-mode-label")).to_have_text("Direct (peer-to-peer)")
         expect(page.locator("#messages .notice.good").last).to_contain_text("straight to")
+    # Through the server: one consent and one SDP (with its candidates) per side.
+    signals = [
+        f["data"]
+        for f in alice.wire.sent[marks[0] :] + bob.wire.sent[marks[1] :]
+        if f.get("action") == "signal"
+    ]
+    kinds = sorted(d["kind"] for d in signals if d["kind"] != "candidate")
+    assert kinds == ["consent", "consent", "description", "description"], kinds
+    sizes = [len(json.dumps({"action": "signal", "data": d})) for d in signals]
+    print(f"signals through the server: {len(signals)}, bytes {sizes}")
 
 
 def test_text_goes_peer_to_peer_and_falls_back_to_the_relay(
