@@ -200,9 +200,10 @@
       if (!cfg || !data || typeof data !== "object") return;
       if (data.kind === "consent") {
         if (data.on === true) {
+          const asked = theirs.on;
           theirs = { on: true, tie: Number(data.tie) || 0 };
           if (mine.on) start();
-          else hooks.notice("The stranger would like a direct connection. Press “Go direct” to read what that means.");
+          else if (!asked) hooks.notice("The stranger would like a direct connection. Press “Go direct” to read what that means.");
         } else if (pc) {
           fallback("The stranger went back to the server relay.", false);
         } else {
