@@ -123,6 +123,28 @@ def _disconnect_room(d: Driver, tag: str, n: int) -> list[Thunk]:
 
 SEND = {"action": "send", "text": "hello there"}
 HEARTBEAT = {"action": "heartbeat"}
+#: A direct chat's signaling frame as the chat page sends it: an SDP offer carrying its ICE
+#: candidates (about the size tests/e2e/test_chat_page_rtc.py measures, ~0.8 to 1 KB).
+SIGNAL = {
+    "action": "signal",
+    "data": {
+        "kind": "description",
+        "description": {
+            "type": "offer",
+            "sdp": "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+            "a=group:BUNDLE 0\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n"
+            "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n"
+            "a=candidate:4025437503 1 udp 2113937151 7b4a30fb-8f0a-4411-9650-44e6493ed8eb.local "
+            "47993 typ host generation 0 network-cost 999\r\n"
+            "a=candidate:3902611855 1 udp 2113942271 02e113e7-a729-49da-a531-51aaeb4bc1ec.local "
+            "53054 typ host generation 0 network-cost 999\r\n"
+            "a=ice-ufrag:Qh5v\r\na=ice-pwd:7Xh0oX1yPq2s9d8fG3jK4lM5\r\na=ice-options:trickle\r\n"
+            "a=fingerprint:sha-256 3B:5C:1A:9F:22:7D:E4:0B:88:61:C3:5A:19:F2:DE:47:A0:6B:93:"
+            "1C:55:E8:07:BD:42:6F:91:3A:C8:2E:74:D0\r\na=setup:actpass\r\na=mid:0\r\n"
+            "a=sctp-port:5000\r\na=max-message-size:262144\r\n",
+        },
+    },
+}
 
 OPS: tuple[Op, ...] = (
     Op("connect", "connect", _connects, {}, inbound=0),
@@ -136,6 +158,7 @@ OPS: tuple[Op, ...] = (
     Op("disconnect_room", "disconnect (in a room)", _disconnect_room, {"partner_left": 1}, 0),
     Op("report", "report", _in_room({"action": "report", "reason": "spam"}), {"reported": 1}),
     Op("block", "block", _in_room({"action": "block"}), {"partner_left": 1, "blocked": 1}),
+    Op("signal", "signaling frame (direct chat)", _in_room(SIGNAL), {"signal": 1}),
 )
 
 
