@@ -18,6 +18,10 @@
  * Text over the channel is acknowledged. A message not acknowledged when the channel closes,
  * fails or stalls is handed back to app.js (`hooks.resend`), which sends it through the
  * server with the same `mid`; the receiving page drops a `mid` it has already shown.
+ *
+ * One file of ~570 lines on purpose: consent, negotiation, the channel and video all read and
+ * change one peer connection's state; split, they would hand that state around (no build step
+ * to bundle modules either).
  */
 (() => {
   "use strict";
