@@ -1,4 +1,5 @@
-"""$connect: token identity and origin allowlist through the handler, and what is logged."""
+"""$connect: token identity, origin allowlist and pool through the authorizer and the handler
+(as API Gateway chains them), the handler alone when no authorizer ran, and what is logged."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pairchat.domain.store import ChatStore
 from pairchat.handlers import ws
 from pairchat.settings import Settings
 from tests.conftest import RecordingNotifier
-from tests.support import load_event
+from tests.support import authorizer_event, gateway_connect, load_event
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +26,16 @@ SECRET = "connect-test-secret-at-least-32-bytes"
 ALICE = token_user_id("", "alice")
 
 
-def connect_event(cid: str, token: str | None = None, origin: str | None = None) -> dict:
+def connect_event(
+    cid: str, token: str | None = None, origin: str | None = None, pool: str | None = None
+) -> dict:
+    """A $connect request as the client sent it: no authorizer has decided anything yet."""
     event = load_event("$connect", cid)
-    if token is not None:
-        event["queryStringParameters"] = {"token": token}
-        event["multiValueQueryStringParameters"] = {"token": [token]}
+    del event["requestContext"]["authorizer"]
+    query = {k: v for k, v in (("token", token), ("pool", pool)) if v is not None}
+    if query:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
     if origin is not None:
         event["headers"]["Origin"] = origin
     return event
@@ -53,7 +59,7 @@ def required(settings: Settings, store: ChatStore, notifier: RecordingNotifier) 
 def test_a_valid_token_sets_the_user_id(required: ChatService) -> None:
     auth = Authenticator.from_settings(required.settings)
     event = connect_event("C1=", make_token("alice"))
-    assert ws.handle_connect(event, required, auth) == {"statusCode": 200}
+    assert gateway_connect(event, required, auth) == {"statusCode": 200}
     r, k = required.store.client, required.store.keys
     assert r.get(k.connection("C1=")) == ALICE
     assert r.hget(k.session(ALICE), "auth") == "token"
@@ -76,6 +82,8 @@ def test_refused_connections_leave_nothing_in_redis(
 ) -> None:
     event = connect_event("C2=", token, origin)
     # a key source is configured, so the default authenticator is built from the settings
+    assert gateway_connect(event, required)["statusCode"] == status
+    # without an authorizer (a local emulator that runs none) the handler decides the same
     assert ws.handle_connect(event, required)["statusCode"] == status
     assert required.store.client.dbsize() == 0
 
@@ -85,16 +93,16 @@ def test_optional_mode_and_anonymous_mode(
 ) -> None:
     optional = replace(settings, auth_mode="optional", auth_secret=SECRET)
     svc = ChatService(ChatStore(store.client, optional), notifier, optional)
-    assert ws.handle_connect(connect_event("A="), svc)["statusCode"] == 200
+    assert gateway_connect(connect_event("A="), svc)["statusCode"] == 200
     anon = store.client.get(store.keys.connection("A="))
     assert anon and anon.startswith("a:")
     assert store.client.hget(store.keys.session(anon), "auth") == "anon"
-    assert ws.handle_connect(connect_event("B=", make_token()), svc)["statusCode"] == 200
+    assert gateway_connect(connect_event("B=", make_token()), svc)["statusCode"] == 200
     assert store.client.get(store.keys.connection("B=")) == ALICE
-    assert ws.handle_connect(connect_event("C=", "bad"), svc)["statusCode"] == 401
+    assert gateway_connect(connect_event("C=", "bad"), svc)["statusCode"] == 401
     # anonymous (the default): a token is ignored, the server makes the id
     plain = ChatService(store, notifier, settings)
-    assert ws.handle_connect(connect_event("D=", make_token("mallory")), plain)["statusCode"] == 200
+    assert gateway_connect(connect_event("D=", make_token("mallory")), plain)["statusCode"] == 200
     assert store.client.get(store.keys.connection("D=")).startswith("a:")
 
 
@@ -102,9 +110,10 @@ def test_tokens_and_query_strings_are_never_logged(
     required: ChatService, caplog: pytest.LogCaptureFixture
 ) -> None:
     good, bad = make_token("alice"), make_token("bob", ttl=-100)
-    ws.handle_connect(connect_event("L1=", good), required)
-    ws.handle_connect(connect_event("L2=", bad), required)
-    ws.handle_connect(connect_event("L3=", good, "https://evil.example"), required)
+    gateway_connect(connect_event("L1=", good), required)
+    gateway_connect(connect_event("L2=", bad), required)
+    gateway_connect(connect_event("L3=", good, "https://evil.example"), required)
+    ws.handle_connect(connect_event("L4=", bad), required)
     # every attribute of every record, extras included (what the JSON formatter would print)
     logs = "\n".join(str(record.__dict__) for record in caplog.records)
     assert "connect refused" in logs and "token expired" in logs  # it did log
@@ -168,9 +177,10 @@ def test_refusals_are_counted(required: ChatService) -> None:
             pass
 
     required.telemetry = Counter()
-    ws.handle_connect(connect_event("R1="), required)
-    ws.handle_connect(connect_event("R2=", make_token(), "https://evil.example"), required)
-    assert counted == ["Error_unauthorized", "Error_forbidden_origin"]
+    gateway_connect(connect_event("R1="), required)
+    gateway_connect(connect_event("R2=", make_token(), "https://evil.example"), required)
+    gateway_connect(connect_event("R3=", make_token(), pool="nowhere"), required)
+    assert counted == ["Error_unauthorized", "Error_forbidden_origin", "Error_unknown_pool"]
 
 
 def test_a_broken_authenticator_refuses_without_raising(
@@ -182,7 +192,90 @@ def test_a_broken_authenticator_refuses_without_raising(
         raise ImportError("No module named 'jwt'")
 
     monkeypatch.setattr(auth, "verify_claims", broken)
+    assert gateway_connect(connect_event("X=", make_token()), required, auth) == {"statusCode": 500}
     assert ws.handle_connect(connect_event("X=", make_token()), required, auth) == {
         "statusCode": 500
     }
     assert required.store.client.dbsize() == 0
+
+
+def test_an_unknown_pool_is_refused_with_400_and_nothing_written(
+    required: ChatService,
+) -> None:
+    """The authorizer lets it through with an empty pool (who the client is was fine), and
+    $connect refuses the bad parameter: 400, as for any bad request, and no key written."""
+    for pool in ("nowhere", "EN", "en es", "x" * 33):
+        event = connect_event("P=", make_token(), pool=pool)
+        assert gateway_connect(event, required)["statusCode"] == 400, pool
+        assert ws.handle_connect(event, required)["statusCode"] == 400, pool
+    assert required.store.client.dbsize() == 0
+    # the first (here the only) pool by name, or by naming none, is accepted
+    assert gateway_connect(connect_event("Q=", make_token(), pool="default"), required) == OK
+    assert gateway_connect(connect_event("R=", make_token("bob")), required) == OK
+
+
+def test_the_context_alone_decides_identity_and_pool(required: ChatService) -> None:
+    """Whatever the query says, a connection with an authorizer context is who the context
+    says: the handler never re-reads the token or the pool parameter."""
+    event = connect_event("S=", "not-a-token", pool="nowhere")
+    event["requestContext"]["authorizer"] = {
+        "principalId": "dora",
+        "userId": "dora",
+        "pool": "default",
+        "authenticated": "true",
+    }
+    assert ws.handle_connect(event, required) == OK
+    r, k = required.store.client, required.store.keys
+    assert r.get(k.connection("S=")) == "dora"
+    assert r.hget(k.session("dora"), "auth") == "token"
+
+
+OK = {"statusCode": 200}
+
+
+def test_the_authorizer_entry_point_then_connect_as_lambda_runs_them(
+    redis_url: str, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings from env vars, both entry points: the authorizer's policy and context, and
+    $connect opening the session in the pool the context names, under that pool's tag."""
+    from pairchat.handlers import authorizer
+
+    for name, value in {
+        "REDIS_URL": redis_url,
+        "KEY_PREFIX": "{authz}:",
+        "POOLS": "en,es",
+        "AUTH_MODE": "optional",
+        "AUTH_SECRET": SECRET,
+        "ALLOWED_ORIGINS": "https://chat.example.com",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(ws, "_runtime", None)
+    monkeypatch.setattr(authorizer, "_state", None)
+    try:
+        request = connect_event("Z1=", make_token("erin"), pool="es")
+        answer = authorizer.handler(authorizer_event(request), Context())
+        (statement,) = answer["policyDocument"]["Statement"]
+        assert statement["Effect"] == "Allow"
+        assert statement["Resource"].endswith("/prod/$connect")
+        erin = token_user_id("", "erin")
+        assert answer["context"] == {"userId": erin, "pool": "es", "authenticated": "true"}
+        assert all(isinstance(v, str) for v in answer["context"].values())
+        request["requestContext"]["authorizer"] = {"principalId": erin, **answer["context"]}
+        assert ws.on_connect(request, Context()) == OK
+        assert redis_client.get("{authz:es}:conn:Z1=") == erin
+        assert not redis_client.exists("{authz:en}:conn:Z1=", "{authz}:conn:Z1=")
+
+        anonymous = authorizer.handler(authorizer_event(connect_event("Z2=")), Context())
+        assert anonymous["context"]["pool"] == "en"  # none named: the first pool
+        assert anonymous["context"]["authenticated"] == "false"
+        with pytest.raises(authorizer.Unauthorized, match=r"^Unauthorized$"):
+            authorizer.handler(authorizer_event(connect_event("Z3=", "bad")), Context())
+        evil = connect_event("Z4=", origin="https://evil.example")
+        denied = authorizer.handler(authorizer_event(evil), Context())
+        assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+        assert "context" not in denied
+    finally:
+        monkeypatch.setattr(ws, "_runtime", None)
+        monkeypatch.setattr(authorizer, "_state", None)

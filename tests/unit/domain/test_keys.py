@@ -146,3 +146,18 @@ def test_compatibility_is_mutual() -> None:
     assert compatible("male", "any", "female", "any")
     assert not compatible("male", "female", "female", "female")
     assert not compatible("male", "male", "female", "any")
+
+
+def test_each_pool_is_its_own_hash_tag_and_the_default_keeps_todays_keys() -> None:
+    """The rule docs/redis.md states: `:<pool>` goes inside the hash tag, so keys of different
+    pools never share a slot by construction, and the pool `default` keeps KEY_PREFIX."""
+    from pairchat.settings import Settings, hash_tag
+
+    s = Settings(pools=("default", "en", "pt-br"))
+    keys = {pool: Keys(s.prefix_for(pool)) for pool in s.pools}
+    assert keys["default"].session("u") == "{pairchat}:sess:u"
+    assert keys["en"].session("u") == "{pairchat:en}:sess:u"
+    assert keys["pt-br"].queue("male", "any") == "{pairchat:pt-br}:wait:chat:male:any"
+    assert keys["en"].blocks("u") == "{pairchat:en}:block:u"
+    tags = {pool: hash_tag(k.prefix) for pool, k in keys.items()}
+    assert len(set(tags.values())) == len(tags)

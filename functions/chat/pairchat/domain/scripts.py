@@ -42,6 +42,7 @@ SCRIPT_NAMES = (
     "block",
     "reap",
     "sweep",
+    "mirror_block",
 )
 
 #: Per script, per reply status: the field names in the order the script sends them.

@@ -1,10 +1,13 @@
 """The WebSocket routes' Lambda handlers.
 
-template.yaml wires ``$connect`` to :func:`on_connect`, ``$disconnect`` to
+template.yaml wires ``$connect`` (after the authorizer, :mod:`pairchat.handlers.authorizer`)
+to :func:`on_connect`, ``$disconnect`` to
 :func:`on_disconnect`, and ``join``, ``send``, ``next``, ``leave``, ``heartbeat`` and
 ``$default`` to :func:`on_message` (one function for every message route keeps one warm
 pool instead of six). The ``handle_*`` functions are the adapters proper: they take the
-service, so tests call them with their own.
+service, so tests call them with their own. The entry points pick the service of the
+connection's pool from ``requestContext.authorizer`` (:meth:`Runtime.service_for`): what the
+authorizer decided at ``$connect``, never a frame's field.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from redis.exceptions import RedisError
 
-from pairchat.adapters.auth import Authenticator, Refused, check_origin
+from pairchat.adapters.auth import Authenticator, Refused
+from pairchat.adapters.connection import REFUSAL_CODES, ConnectionContext, decide
 from pairchat.adapters.telemetry import PowertoolsTelemetry
 from pairchat.bootstrap import Runtime
 from pairchat.domain.errors import PairchatError, SessionExpired, Unavailable
@@ -38,34 +42,42 @@ def _connection_id(event: dict[str, Any]) -> str:
 # -- adapters -------------------------------------------------------------------------------
 
 
-#: Metric codes of refused upgrades (the Errors metric's ``code`` dimension).
-_REFUSAL_CODES = {401: "unauthorized", 403: "forbidden_origin", 503: "auth_unavailable"}
-
-
 def handle_connect(
     event: dict[str, Any], service: ChatService, authenticator: Authenticator | None = None
 ) -> Response:
-    """Checks the origin, decides the identity (verified token or server-generated) and
-    opens the session. A non-2xx refuses the upgrade: 403 origin, 401 token, 503 Redis.
-    The token and the query string are never logged."""
+    """Opens the session of the identity and pool the ``$connect`` authorizer decided
+    (``requestContext.authorizer``). A non-2xx refuses the upgrade: 400 unknown pool,
+    503 Redis; nothing is written then.
+
+    Without an authorizer context (a local emulator that does not run authorizers) the same
+    decision is made here (:func:`~pairchat.adapters.connection.decide`): 403 origin, 401
+    token, 503 key source. The token and the query string are never logged."""
     connection_id = _connection_id(event)
     settings = service.settings
-    auth = authenticator or Authenticator.from_settings(settings)
-    try:
-        check_origin(event.get("headers"), settings.allowed_origins)
-        token = (event.get("queryStringParameters") or {}).get("token")
-        identity = auth.identify(token if isinstance(token, str) else None)
-    except Refused as refusal:
-        logger.info("connect refused", extra={"status": refusal.status, "reason": refusal.reason})
-        code = _REFUSAL_CODES.get(refusal.status, "connect_refused")
-        service.telemetry.count(f"Error_{code}")
-        return {"statusCode": refusal.status}
-    except Exception:
-        # A bug or a broken deployment (e.g. PyJWT missing): refuse, never leak the event.
-        logger.exception("identity check failed")
+    ctx = ConnectionContext.from_event(event)
+    if ctx is None:
+        try:
+            ctx = decide(event, settings, authenticator or Authenticator.from_settings(settings))
+        except Refused as refusal:
+            logger.info(
+                "connect refused", extra={"status": refusal.status, "reason": refusal.reason}
+            )
+            code = REFUSAL_CODES.get(refusal.status, "connect_refused")
+            service.telemetry.count(f"Error_{code}")
+            return {"statusCode": refusal.status}
+        except Exception:
+            # A bug or a broken deployment (e.g. PyJWT missing): refuse, never leak the event.
+            logger.exception("identity check failed")
+            return {"statusCode": 500}
+    if ctx.pool not in settings.pools:
+        logger.info("connect refused", extra={"status": 400, "reason": "unknown pool"})
+        service.telemetry.count("Error_unknown_pool")
+        return {"statusCode": 400}
+    if ctx.pool != service.store.pool:
+        logger.error("connect routed to another pool's service", extra={"pool": ctx.pool})
         return {"statusCode": 500}
     try:
-        user_id = service.connect(connection_id, identity.user_id, identity.authenticated)
+        user_id = service.connect(connection_id, ctx.user_id, ctx.authenticated)
     except RedisError:
         logger.exception("redis unavailable on connect")
         return {"statusCode": 503}
@@ -74,7 +86,10 @@ def handle_connect(
         service.telemetry.count("ManagementApiErrors")
         logger.warning("partner_back undeliverable")
         return OK
-    logger.info("connected", extra={"user_id": user_id, "authenticated": identity.authenticated})
+    logger.info(
+        "connected",
+        extra={"user_id": user_id, "authenticated": ctx.authenticated, "pool": ctx.pool},
+    )
     return OK
 
 
@@ -101,7 +116,8 @@ def handle_message(event: dict[str, Any], service: ChatService) -> Response:
         command, ref = parse_with_ref(
             event.get("body"), settings.max_text_chars, settings.max_report_chars
         )
-        service.handle(connection_id, command)
+        ctx = ConnectionContext.from_event(event)
+        service.handle(connection_id, command, authenticated=bool(ctx and ctx.authenticated))
     except PairchatError as error:
         if error.ref is None:
             error.ref = ref
@@ -144,7 +160,13 @@ def runtime() -> Runtime:
     """Created on the first invocation of a container and kept for the next ones."""
     global _runtime
     if _runtime is None:
-        _runtime = Runtime.from_settings(Settings.from_env(), PowertoolsTelemetry(metrics))
+        settings = Settings.from_env()
+        pooled = len(settings.pools) > 1
+
+        def telemetry(pool: str) -> PowertoolsTelemetry:
+            return PowertoolsTelemetry(metrics, pool if pooled else None)
+
+        _runtime = Runtime.from_settings(settings, telemetry)
     return _runtime
 
 
