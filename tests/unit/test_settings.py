@@ -69,11 +69,19 @@ def test_pools_default_to_one_pool_that_keeps_the_key_prefix() -> None:
 def test_pools_are_read_in_order_and_each_gets_its_own_hash_tag() -> None:
     s = Settings.from_env({"POOLS": " en, es ,pt-br", "KEY_PREFIX": "app:{pc}:"})
     assert s.pools == ("en", "es", "pt-br") and s.default_pool == "en"
-    assert [s.prefix_for(p) for p in s.pools] == ["app:{pc:en}:", "app:{pc:es}:", "app:{pc:pt-br}:"]
-    assert {hash_tag(s.prefix_for(p)) for p in s.pools} == {"pc:en", "pc:es", "pc:pt-br"}
+    assert [s.prefix_for(p) for p in s.pools] == [
+        "app:{pc:en:dbd3}:",
+        "app:{pc:es:c0bc}:",
+        "app:{pc:pt-br:1b73}:",
+    ]
+    assert {hash_tag(s.prefix_for(p)) for p in s.pools} == {
+        "pc:en:dbd3",
+        "pc:es:c0bc",
+        "pc:pt-br:1b73",
+    }
     # `default` may sit beside others and keeps the bare prefix (and its keys)
     mixed = Settings(pools=("default", "es"))
-    assert [mixed.prefix_for(p) for p in mixed.pools] == ["{pairchat}:", "{pairchat:es}:"]
+    assert [mixed.prefix_for(p) for p in mixed.pools] == ["{pairchat}:", "{pairchat:es:c0bc}:"]
 
 
 @pytest.mark.parametrize(

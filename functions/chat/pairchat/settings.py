@@ -6,6 +6,7 @@ at cold start (``Settings.from_env()``) and pass it down, so tests construct the
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
@@ -75,16 +76,23 @@ def hash_tag(prefix: str) -> str | None:
 
 
 def pool_prefix(key_prefix: str, pool: str) -> str:
-    """The key prefix of one pool: ``:<pool>`` appended inside the hash tag, so every pool is
-    its own cluster slot (``{pairchat}:`` -> ``{pairchat:en}:``). The ``default`` pool keeps
-    ``key_prefix`` unchanged, so a deployment that adds pools keeps the keys it has."""
+    """The key prefix of one pool: ``:<pool>:<mix>`` appended inside the hash tag, so every
+    pool is its own cluster slot (``{pairchat}:`` -> ``{pairchat:en:dbd3}:``). The ``default``
+    pool keeps ``key_prefix`` unchanged, so a deployment that adds pools keeps the keys it has.
+
+    ``<mix>`` is the first 4 hex digits of the name's SHA-256. Redis picks a slot with CRC16,
+    which is linear: names that differ in a few low bits of their last letters (``en``,
+    ``es``, ``de``, ``fr``, ``it``, ``pt-br``) get slots that differ in the same few places,
+    and with the bare name all six land in slots 7432..9573, one node of three. The mix makes
+    each pool's slot independent of its spelling (docs/redis.md, "Pools")."""
     if pool == DEFAULT_POOL:
         return key_prefix
     start = key_prefix.find("{")
     end = key_prefix.find("}", start + 1) if start >= 0 else -1
     if start < 0 or end <= start + 1:
         raise SettingsError(f"pool {pool!r} needs a KEY_PREFIX with a hash tag")
-    return f"{key_prefix[:end]}:{pool}{key_prefix[end:]}"
+    mix = hashlib.sha256(pool.encode()).hexdigest()[:4]
+    return f"{key_prefix[:end]}:{pool}:{mix}{key_prefix[end:]}"
 
 
 def _pools(env: Mapping[str, str]) -> tuple[str, ...]:

@@ -300,13 +300,22 @@ class PoolsReadModel:
     def reports(
         self, before: str | None = None, limit: int = 50, pool: str | None = None
     ) -> Reports:
-        """Newest first across the pools' streams (each page merges a page of each)."""
-        pages = [m.reports(before, limit) for m in self._selected(pool)]
+        """Newest first across the pools' streams (each page merges a page of each). Ids are
+        Redis times, so two pools can hold the same id: a page never ends between reports of
+        one id (it takes them all), so ``before=<last id>`` skips none. Reports of one
+        millisecond in different pools come in pool order."""
+        models = self._selected(pool)
+        pages = [m.reports(before, limit) for m in models]
+        order = {m.pool: i for i, m in enumerate(models)}
         merged = sorted(
-            (r for page in pages for r in page.reports), key=lambda r: _stream_id(r.id)
-        )[::-1]
-        more = len(merged) > limit or any(p.next_before for p in pages)
+            (r for page in pages for r in page.reports),
+            key=lambda r: (_stream_id(r.id), -order[r.pool]),
+            reverse=True,
+        )
         page = merged[:limit]
+        while page and len(page) < len(merged) and merged[len(page)].id == page[-1].id:
+            page.append(merged[len(page)])
+        more = len(merged) > len(page) or any(p.next_before for p in pages)
         return Reports(
             total=sum(p.total for p in pages),
             reports=page,

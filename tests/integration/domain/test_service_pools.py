@@ -21,6 +21,8 @@ from tests.support import load_event
 pytestmark = pytest.mark.integration
 
 POOLS = ("en", "es", "de")
+#: Each pool's prefix, as settings.pool_prefix derives it (pinned by test_keys.py).
+P = {"en": "{pc:en:dbd3}:", "es": "{pc:es:c0bc}:", "de": "{pc:de:959a}:"}
 
 
 @pytest.fixture
@@ -52,9 +54,9 @@ def test_users_of_different_pools_never_meet(
     assert notifier.types("e1") == ["queued"], "the en waiter was never offered"
     # every key lives under its own pool's tag
     for key in redis_client.keys("*"):
-        assert key.startswith(("{pc:en}:", "{pc:es}:")), key
-    assert redis_client.exists("{pc:en}:sess:u-e1", "{pc:es}:sess:u-s1") == 2
-    assert not redis_client.exists("{pc:es}:sess:u-e1")
+        assert key.startswith((P["en"], P["es"])), key
+    assert redis_client.exists(P["en"] + "sess:u-e1", P["es"] + "sess:u-s1") == 2
+    assert not redis_client.exists(P["es"] + "sess:u-e1")
 
 
 def test_a_connection_acts_only_in_its_own_pool(
@@ -83,7 +85,7 @@ def test_connect_refuses_a_pool_its_service_does_not_serve(
     assert (
         handle_connect(load_event("$connect", "k3", pool="es"), services["en"])["statusCode"] == 500
     )
-    assert redis_client.exists("{pc:es}:conn:k1") and not redis_client.keys("*k2*")
+    assert redis_client.exists(P["es"] + "conn:k1") and not redis_client.keys("*k2*")
     assert not redis_client.keys("*k3*")
 
 
@@ -105,8 +107,8 @@ def test_a_token_users_block_follows_it_across_pools_recent_partners_do_not(
     es.block("a-es", authenticated=True)
     assert notifier.last("a-es")["type"] == "blocked"
     for pool in POOLS:
-        assert redis_client.smembers(f"{{pc:{pool}}}:block:alice") == {"bob"}, pool
-        assert redis_client.ttl(f"{{pc:{pool}}}:block:alice") > 0
+        assert redis_client.smembers(P[pool] + "block:alice") == {"bob"}, pool
+        assert redis_client.ttl(P[pool] + "block:alice") > 0
     # ... so in de, where they never met, they are not paired (either way round)
     de.connect("a-de", "alice", authenticated=True)
     de.connect("b-de", "bob", authenticated=True)
@@ -125,8 +127,8 @@ def test_an_anonymous_block_stays_in_its_pool(
     en.join("x", "female", "any")
     en.join("y", "male", "any")
     en.block("x")
-    assert redis_client.smembers("{pc:en}:block:anon-x") == {"anon-y"}
-    assert not redis_client.exists("{pc:es}:block:anon-x", "{pc:de}:block:anon-x")
+    assert redis_client.smembers(P["en"] + "block:anon-x") == {"anon-y"}
+    assert not redis_client.exists(P["es"] + "block:anon-x", P["de"] + "block:anon-x")
 
 
 def test_a_pool_that_cannot_be_written_does_not_undo_the_block(
@@ -156,9 +158,9 @@ def test_a_pool_that_cannot_be_written_does_not_undo_the_block(
     en.block("p", authenticated=True)
     assert notifier.last("p")["type"] == "blocked"
     assert counted.count("BlockMirrorFailures") == 1
-    assert redis_client.smembers("{pc:en}:block:pat") == {"quinn"}
+    assert redis_client.smembers(P["en"] + "block:pat") == {"quinn"}
     others = [m.pool for m in en.block_mirrors if m is not broken]
-    assert all(redis_client.smembers(f"{{pc:{p}}}:block:pat") == {"quinn"} for p in others)
+    assert all(redis_client.smembers(P[p] + "block:pat") == {"quinn"} for p in others)
 
 
 def test_the_sweeper_covers_every_pool(
@@ -176,5 +178,5 @@ def test_the_sweeper_covers_every_pool(
     assert result.queue_entries_removed == len(POOLS)
     assert set(result.pools) == set(POOLS)
     assert all(r["queue_entries_removed"] == 1 for r in result.pools.values())
-    assert not any(redis_client.zcard(f"{{pc:{p}}}:wait:chat:male:any") for p in POOLS)
-    assert all(redis_client.exists(f"{{pc:{p}}}:sweeper") for p in POOLS), "cursors per pool"
+    assert not any(redis_client.zcard(P[p] + "wait:chat:male:any") for p in POOLS)
+    assert all(redis_client.exists(P[p] + "sweeper") for p in POOLS), "cursors per pool"

@@ -264,8 +264,8 @@ def test_the_authorizer_entry_point_then_connect_as_lambda_runs_them(
         assert all(isinstance(v, str) for v in answer["context"].values())
         request["requestContext"]["authorizer"] = {"principalId": erin, **answer["context"]}
         assert ws.on_connect(request, Context()) == OK
-        assert redis_client.get("{authz:es}:conn:Z1=") == erin
-        assert not redis_client.exists("{authz:en}:conn:Z1=", "{authz}:conn:Z1=")
+        assert redis_client.get("{authz:es:c0bc}:conn:Z1=") == erin
+        assert not redis_client.exists("{authz:en:dbd3}:conn:Z1=", "{authz}:conn:Z1=")
 
         anonymous = authorizer.handler(authorizer_event(connect_event("Z2=")), Context())
         assert anonymous["context"]["pool"] == "en"  # none named: the first pool

@@ -3,6 +3,7 @@ default, lookups that find a room or user in whichever pool has it, reports merg
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -68,7 +69,7 @@ def traffic(services: dict[str, ChatService], notifier: RecordingNotifier) -> di
 def test_pools_lists_each_pool_with_its_own_slot(api: TestClient) -> None:
     body = api.get("/pools").json()
     assert [p["pool"] for p in body] == ["en", "es"]
-    assert [p["prefix"] for p in body] == ["{ops:en}:", "{ops:es}:"]
+    assert [p["prefix"] for p in body] == ["{ops:en:dbd3}:", "{ops:es:c0bc}:"]
     assert body[0]["slot"] != body[1]["slot"] and body[0]["node"] is None
 
 
@@ -144,6 +145,7 @@ def test_reports_merge_every_pools_stream_newest_first(
         svc = services[pool]
         pair(svc, notifier, f"r{i}", f"s{i}")
         svc.report(f"r{i}", f"reason {i}")
+        time.sleep(0.002)  # ids are milliseconds: one report per millisecond orders them
     body = api.get("/reports").json()
     assert body["total"] == 3
     assert [r["reason"] for r in body["reports"]] == ["reason 2", "reason 1", "reason 0"]
@@ -158,3 +160,19 @@ def test_reports_merge_every_pools_stream_newest_first(
 def test_health_checks_the_node_of_every_pool(api: TestClient) -> None:
     body = api.get("/health").json()
     assert body["status"] == "ok" and body["nodes"] == 1  # one server holds both pools
+
+
+def test_a_page_never_ends_between_reports_of_the_same_id(
+    api: TestClient, services: dict[str, ChatService], redis_client: redis.Redis
+) -> None:
+    """Two pools' streams can hold the same id (the same millisecond): paging by id must not
+    lose one of them."""
+    for pool in ("en", "es"):
+        key = services[pool].store.keys.reports()
+        redis_client.xadd(key, {"reason": f"{pool} early"}, id="1000-0")
+        redis_client.xadd(key, {"reason": f"{pool} late"}, id="2000-0")
+    first = api.get("/reports", params={"limit": 1}).json()
+    assert [r["reason"] for r in first["reports"]] == ["en late", "es late"]
+    rest = api.get("/reports", params={"limit": 1, "before": first["next_before"]}).json()
+    assert [r["reason"] for r in rest["reports"]] == ["en early", "es early"]
+    assert rest["next_before"] is None
