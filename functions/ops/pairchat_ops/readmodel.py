@@ -126,7 +126,8 @@ class ReadModel:
             raw = self.node.info_server().get("redis_version")
             version = None if raw is None else str(raw)
         with contextlib.suppress(RedisError):
-            shas = [hashlib.sha1(source(n).encode()).hexdigest() for n in HEALTH_SCRIPTS]
+            texts = [source(n, self.node.cluster) for n in HEALTH_SCRIPTS]
+            shas = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
             scripts = dict(zip(HEALTH_SCRIPTS, self.node.script_exists(shas), strict=True))
         return Health(
             status="ok",

@@ -179,3 +179,18 @@ def test_the_mix_spreads_language_codes_that_crc16_alone_would_bunch() -> None:
     mixed = [key_slot(s.prefix_for(n).encode()) for n in names]
     thirds = {min(slot * 3 // 16384, 2) for slot in mixed}
     assert len(thirds) >= 2 and max(mixed) - min(mixed) > 8192
+
+
+def test_cluster_mode_scripts_carry_a_shebang_so_a_second_slot_is_refused() -> None:
+    """Redis 7 refuses cross-slot access (even on one node) only in scripts with a shebang;
+    the clean-up scripts keep running on a full cache (allow-oom), the others are refused
+    whole before any write. A plain server (and fakeredis under `pairchat dev`) gets none."""
+    from pairchat.domain.scripts import CLUSTER_FLAGS
+
+    for name in SCRIPT_NAMES:
+        plain, clustered = source(name), source(name, True)
+        assert not plain.startswith("#!")
+        first, _, rest = clustered.partition("\n")
+        assert rest == plain
+        assert first == ("#!lua flags=allow-oom" if name in CLUSTER_FLAGS else "#!lua"), name
+    assert set(CLUSTER_FLAGS) == {"leave", "reap", "sweep"}
