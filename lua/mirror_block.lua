@@ -5,15 +5,22 @@
   other pool; blocks are rare). Anonymous ids never recur, so only token users' blocks are
   mirrored.
 
-  KEYS[1]  <prefix>block:<userId> of the blocker, in this pool
+  KEYS[1]  <prefix>block:<userId>, the blocker's set in this pool (declared, so a cluster
+           client routes the call)
   ARGV[1]  key prefix of this pool
-  ARGV[2]  '' (no connection: the blocker is connected to another pool)
-  ARGV[3]  the blocked user id
-  ARGV[4]  block TTL in s (refreshed, as block.lua does)
+  ARGV[2]  '' (no calling connection: the blocker is connected to another pool)
+  ARGV[3]  the blocker's user id
+  ARGV[4]  the blocked user id
+  ARGV[5]  block TTL in s (refreshed, as block.lua does)
 
-  Returns {'ok'}.
-  Errors: none. Work: O(1).
+  Reply 'ok': added.
+    added is '1' when the block was new in this pool, else '0'.
+  Errors (nothing written): invalid_field (KEYS[1] is not ARGV[3]'s block set).
+  Work: O(1).
 ]]
-redis.call('SADD', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
-return {'ok'}
+-- @include common
+local bk = block_key(ARGV[3])
+if KEYS[1] ~= bk then return refuse('invalid_field') end
+local added = redis.call('SADD', bk, ARGV[4])
+redis.call('EXPIRE', bk, tonumber(ARGV[5]))
+return {'ok', 'added', tostring(added)}

@@ -189,3 +189,20 @@ def test_a_key_built_from_another_pools_prefix_is_refused(
     with pytest.raises(redis.ResponseError, match=r"(?i)cross.?slot|same slot|non local"):
         store.scripts.run("connect", store.keys.connection("x1"), (wrong, "x1", "u1", 60000))
     assert not list(cluster.scan_iter(match="*x1*")) and not list(cluster.scan_iter("*u1*"))
+
+
+def test_with_the_shebang_an_error_still_names_its_file_and_line(
+    cluster: RedisCluster, cluster_ports: list[int]
+) -> None:
+    """Redis counts the shebang as line 1 of the script: the location must not shift."""
+    from tests.integration.domain.test_scripts import line_of
+
+    settings = pooled(cluster_ports[0])
+    store = ChatStore(redis_client(settings), settings, "es")
+    store.open_session("c1", "u1")
+    cluster.delete(store.keys.session("u1"))
+    cluster.set(store.keys.session("u1"), "not a hash")  # resolve()'s HGET meets a string
+    with pytest.raises(redis.ResponseError) as caught:
+        store.heartbeat("c1")
+    line = line_of("includes/resolve.lua", "redis.call('HGET', sk, 'conn')")
+    assert f"(includes/resolve.lua:{line} in heartbeat.lua)" in str(caught.value)

@@ -137,11 +137,12 @@ class Spliced:
             return self.origin[line - 1]
         return (f"{self.name}.lua(spliced)", line)
 
-    def explain(self, message: str) -> str:
-        """A Redis error message with each ``user_script:<n>`` followed by its real place."""
+    def explain(self, message: str, shebang: bool = False) -> str:
+        """A Redis error message with each ``user_script:<n>`` followed by its real place
+        (Redis counts a shebang as line 1)."""
 
         def place(m: re.Match[str]) -> str:
-            file, line = self.locate(int(m.group(1)))
+            file, line = self.locate(int(m.group(1)) - shebang)
             where = f"{file}:{line}"
             if file != f"{self.name}.lua":
                 where += f" in {self.name}.lua"
@@ -228,6 +229,7 @@ class Scripts:
 
     def __init__(self, client: ScriptingClient, names: Sequence[str] = SCRIPT_NAMES) -> None:
         cluster = is_cluster(client)
+        self._shebang = cluster
         self._scripts: dict[str, Any] = {
             n: client.register_script(source(n, cluster)) for n in names
         }
@@ -241,5 +243,5 @@ class Scripts:
             message = str(error)
             if not _SCRIPT_LINE.search(message):
                 raise
-            raise type(error)(spliced(name).explain(message)) from error
+            raise type(error)(spliced(name).explain(message, self._shebang)) from error
         return decode(name, raw)

@@ -235,7 +235,9 @@ class ChatStore:
         reads blocks only in its own slot): how a token user's block follows it."""
         key = self.keys.blocks(user_id)
         self.scripts.run(
-            "mirror_block", key, (self.keys.prefix, "", blocked_id, self.settings.block_ttl_s)
+            "mirror_block",
+            key,
+            (self.keys.prefix, "", user_id, blocked_id, self.settings.block_ttl_s),
         )
 
     def reap(self, room_id: str) -> ReapResult:
