@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pairchat.adapters.auth import Authenticator
 from pairchat.adapters.connection import ConnectionContext
 from pairchat.adapters.management import (
     Credentials,
@@ -78,8 +77,6 @@ class Runtime:
     #: Telemetry per pool (the pool dimension, where cheap: adapters/telemetry.py).
     telemetry: TelemetryFactory | None = None
     _services: dict[tuple[str, str], ChatService] = field(default_factory=dict)
-    #: Verifies $connect tokens when no authorizer ran; holds the key fetched once.
-    authenticator: Authenticator | None = None
     #: The compiled word list, built once per cold start.
     text_filter: TextFilter | None = None
 
@@ -89,13 +86,7 @@ class Runtime:
     ) -> Runtime:
         client = redis_client(settings)
         stores = {pool: ChatStore(client, settings, pool) for pool in settings.pools}
-        return cls(
-            settings,
-            stores,
-            telemetry,
-            authenticator=Authenticator.from_settings(settings),
-            text_filter=text_filter_from_settings(settings),
-        )
+        return cls(settings, stores, telemetry, text_filter=text_filter_from_settings(settings))
 
     def pool_of(self, event: dict[str, Any]) -> str:
         """The connection's pool, as the authorizer put it in ``requestContext.authorizer``

@@ -83,8 +83,6 @@ def test_refused_connections_leave_nothing_in_redis(
     event = connect_event("C2=", token, origin)
     # a key source is configured, so the default authenticator is built from the settings
     assert gateway_connect(event, required)["statusCode"] == status
-    # without an authorizer (a local emulator that runs none) the handler decides the same
-    assert ws.handle_connect(event, required)["statusCode"] == status
     assert required.store.client.dbsize() == 0
 
 
@@ -113,7 +111,6 @@ def test_tokens_and_query_strings_are_never_logged(
     gateway_connect(connect_event("L1=", good), required)
     gateway_connect(connect_event("L2=", bad), required)
     gateway_connect(connect_event("L3=", good, "https://evil.example"), required)
-    ws.handle_connect(connect_event("L4=", bad), required)
     # every attribute of every record, extras included (what the JSON formatter would print)
     logs = "\n".join(str(record.__dict__) for record in caplog.records)
     assert "connect refused" in logs and "token expired" in logs  # it did log
@@ -130,13 +127,23 @@ class Context:
     aws_request_id = "req-auth"
 
 
-def test_the_connect_entry_point_configured_from_the_environment(
+def test_connect_without_an_authorizer_context_opens_nothing(required: ChatService) -> None:
+    """A $connect that reaches the handler without the authorizer's context (a deployment
+    whose route lost its authorizer) is refused: no token was checked, so no session."""
+    for token in (None, make_token("alice")):
+        assert ws.handle_connect(connect_event("N=", token), required) == {"statusCode": 500}
+    assert required.store.client.dbsize() == 0
+
+
+def test_the_entry_points_configured_from_the_environment(
     redis_url: str, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """As Lambda runs it: settings from env vars, the authenticator built once per cold
-    start, and the real JSON log output free of tokens."""
+    """As Lambda runs them: settings from env vars, the authorizer's key built once per cold
+    start, the real JSON log output free of tokens."""
+    from pairchat.handlers import authorizer
+
     log_stream = io.StringIO()
-    handler = ws.logger.registered_handler
+    handler = authorizer.logger.registered_handler
     previous = handler.setStream(log_stream)  # type: ignore[attr-defined]
     for name, value in {
         "REDIS_URL": redis_url,
@@ -149,19 +156,31 @@ def test_the_connect_entry_point_configured_from_the_environment(
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(ws, "_runtime", None)
+    monkeypatch.setattr(authorizer, "_state", None)
+
+    def through_lambda(event: dict) -> int:
+        try:
+            answer = authorizer.handler(authorizer_event(event), Context())
+        except authorizer.Unauthorized:
+            return 401
+        if answer["policyDocument"]["Statement"][0]["Effect"] != "Allow":
+            return 403
+        event["requestContext"]["authorizer"] = {"principalId": "p", **answer["context"]}
+        return int(ws.on_connect(event, Context())["statusCode"])
+
     try:
         good = make_token("carol")
-        assert ws.on_connect(connect_event("E1="), Context())["statusCode"] == 401
-        assert ws.on_connect(connect_event("E2=", good), Context())["statusCode"] == 200
-        evil = connect_event("E3=", good, "https://evil.example")
-        assert ws.on_connect(evil, Context())["statusCode"] == 403
+        assert through_lambda(connect_event("E1=")) == 401
+        assert through_lambda(connect_event("E2=", good)) == 200
+        assert through_lambda(connect_event("E3=", good, "https://evil.example")) == 403
         assert redis_client.get("{authenv}:conn:E2=") == token_user_id("", "carol")
         assert not redis_client.exists("{authenv}:conn:E1=", "{authenv}:conn:E3=")
     finally:
         handler.setStream(previous)  # type: ignore[attr-defined]
         monkeypatch.setattr(ws, "_runtime", None)
+        monkeypatch.setattr(authorizer, "_state", None)
     logs = log_stream.getvalue()
-    assert "connect refused" in logs and "E1=" in logs  # it logged, with the correlation id
+    assert "connect refused" in logs  # it logged
     assert good not in logs and good.split(".")[2] not in logs and SECRET not in logs
     assert "carol" not in logs and token_user_id("", "carol") in logs
 
@@ -193,9 +212,6 @@ def test_a_broken_authenticator_refuses_without_raising(
 
     monkeypatch.setattr(auth, "verify_claims", broken)
     assert gateway_connect(connect_event("X=", make_token()), required, auth) == {"statusCode": 500}
-    assert ws.handle_connect(connect_event("X=", make_token()), required, auth) == {
-        "statusCode": 500
-    }
     assert required.store.client.dbsize() == 0
 
 
@@ -207,7 +223,6 @@ def test_an_unknown_pool_is_refused_with_400_and_nothing_written(
     for pool in ("nowhere", "EN", "en es", "x" * 33):
         event = connect_event("P=", make_token(), pool=pool)
         assert gateway_connect(event, required)["statusCode"] == 400, pool
-        assert ws.handle_connect(event, required)["statusCode"] == 400, pool
     assert required.store.client.dbsize() == 0
     # the first (here the only) pool by name, or by naming none, is accepted
     assert gateway_connect(connect_event("Q=", make_token(), pool="default"), required) == OK

@@ -18,8 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from redis.exceptions import RedisError
 
-from pairchat.adapters.auth import Authenticator, Refused
-from pairchat.adapters.connection import REFUSAL_CODES, ConnectionContext, decide
+from pairchat.adapters.connection import ConnectionContext
 from pairchat.adapters.telemetry import PowertoolsTelemetry
 from pairchat.bootstrap import Runtime
 from pairchat.domain.errors import PairchatError, SessionExpired, Unavailable
@@ -42,33 +41,18 @@ def _connection_id(event: dict[str, Any]) -> str:
 # -- adapters -------------------------------------------------------------------------------
 
 
-def handle_connect(
-    event: dict[str, Any], service: ChatService, authenticator: Authenticator | None = None
-) -> Response:
+def handle_connect(event: dict[str, Any], service: ChatService) -> Response:
     """Opens the session of the identity and pool the ``$connect`` authorizer decided
-    (``requestContext.authorizer``). A non-2xx refuses the upgrade: 400 unknown pool,
-    503 Redis; nothing is written then.
-
-    Without an authorizer context (a local emulator that does not run authorizers) the same
-    decision is made here (:func:`~pairchat.adapters.connection.decide`): 403 origin, 401
-    token, 503 key source. The token and the query string are never logged."""
+    (``requestContext.authorizer``; the authorizer already refused bad tokens and origins).
+    A non-2xx refuses the upgrade, writing nothing: 400 unknown pool, 503 Redis, 500 when
+    no authorizer ran (a deployment whose ``$connect`` is not guarded must not open
+    sessions for whoever asks)."""
     connection_id = _connection_id(event)
     settings = service.settings
     ctx = ConnectionContext.from_event(event)
     if ctx is None:
-        try:
-            ctx = decide(event, settings, authenticator or Authenticator.from_settings(settings))
-        except Refused as refusal:
-            logger.info(
-                "connect refused", extra={"status": refusal.status, "reason": refusal.reason}
-            )
-            code = REFUSAL_CODES.get(refusal.status, "connect_refused")
-            service.telemetry.count(f"Error_{code}")
-            return {"statusCode": refusal.status}
-        except Exception:
-            # A bug or a broken deployment (e.g. PyJWT missing): refuse, never leak the event.
-            logger.exception("identity check failed")
-            return {"statusCode": 500}
+        logger.error("no authorizer context on $connect: is the route's authorizer configured?")
+        return {"statusCode": 500}
     if ctx.pool not in settings.pools:
         logger.info("connect refused", extra={"status": 400, "reason": "unknown pool"})
         service.telemetry.count("Error_unknown_pool")
@@ -176,8 +160,7 @@ _CORRELATION = "requestContext.connectionId"
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=_CORRELATION)
 def on_connect(event: dict[str, Any], context: LambdaContext) -> Response:
-    rt = runtime()
-    return handle_connect(event, rt.service_for(event), rt.authenticator)
+    return handle_connect(event, runtime().service_for(event))
 
 
 @metrics.log_metrics
