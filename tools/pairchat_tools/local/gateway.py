@@ -81,6 +81,8 @@ class GatewayOptions:
     management_credentials: tuple[str, str] | None = None
     #: Per-connection token bucket and in-flight cap (``throttle.py``).
     throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
+    #: The matching pools (``POOLS``), served as ``/pools.json`` for the chat page's select.
+    pools: tuple[str, ...] = ()
 
 
 def make_invoker(wiring: Wiring, options: GatewayOptions) -> Invoker:
@@ -370,10 +372,18 @@ class Gateway:
 
     def _build_fallback(self) -> ASGIApp:
         from starlette.applications import Starlette
-        from starlette.routing import BaseRoute, Mount
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import BaseRoute, Mount, Route
         from starlette.staticfiles import StaticFiles
 
-        routes: list[BaseRoute] = []
+        pools = list(self.options.pools)
+
+        async def pool_list(request: Request) -> JSONResponse:
+            """What the chat page offers: the first pool is where a client naming none goes."""
+            return JSONResponse({"pools": pools})
+
+        routes: list[BaseRoute] = [Route("/pools.json", pool_list)]
         if self.options.ops_app is not None:
             routes.append(Mount("/ops", app=self.options.ops_app))
         routes.append(Mount("/", app=StaticFiles(directory=self.options.static_dir, html=True)))
