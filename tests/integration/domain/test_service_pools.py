@@ -49,8 +49,9 @@ def test_users_of_different_pools_never_meet(
     assert notifier.types("e1") == ["queued"] and notifier.types("s1") == ["queued"]
     es.connect("s2", "u-s2")
     es.join("s2", "male", "any")
-    assert notifier.last("s2")["type"] == "matched"
-    assert notifier.last("s2")["partnerId"] == "u-s1"
+    matched = notifier.last("s2")
+    assert matched["type"] == "matched"
+    assert matched["partnerId"] == es.alias(matched["roomId"], "u-s1")
     assert notifier.types("e1") == ["queued"], "the en waiter was never offered"
     # every key lives under its own pool's tag
     for key in redis_client.keys("*"):

@@ -11,6 +11,7 @@ import pytest
 
 from pairchat.adapters.auth import Authenticator
 from pairchat.adapters.connection import ConnectionContext, requested_pool
+from pairchat.domain.identity import token_user_id
 from pairchat.handlers.authorizer import Unauthorized, handle_authorize
 from pairchat.settings import Settings
 from tests.support import authorizer_event, load_event
@@ -20,6 +21,7 @@ S = Settings(
     pools=("en", "es"),
     auth_mode="optional",
     auth_secret=SECRET,
+    alias_secret="alias-unit-secret-at-least-32-bytes",
     allowed_origins=("https://chat.example.com",),
 )
 
@@ -49,8 +51,9 @@ def test_allow_covers_only_this_connect_and_carries_the_context() -> None:
         "Effect": "Allow",
         "Resource": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/$connect",
     }
-    assert out["context"] == {"userId": "alice", "pool": "es", "authenticated": "true"}
-    assert out["principalId"] == "alice"
+    alice = token_user_id("", "alice")  # the namespaced id, never the raw subject
+    assert out["context"] == {"userId": alice, "pool": "es", "authenticated": "true"}
+    assert out["principalId"] == alice
 
 
 def test_no_pool_means_the_first_and_an_unknown_one_is_left_for_connect_to_refuse() -> None:
@@ -66,7 +69,7 @@ def test_no_pool_means_the_first_and_an_unknown_one_is_left_for_connect_to_refus
 def test_anonymous_ids_are_fresh_and_never_the_tokens_claims() -> None:
     a, b = answer()["context"], answer()["context"]
     assert a["authenticated"] == b["authenticated"] == "false"
-    assert a["userId"] != b["userId"]
+    assert a["userId"] != b["userId"] and a["userId"].startswith("a:")
 
 
 def test_refusals_are_what_api_gateway_turns_into_401_403_500() -> None:
@@ -81,7 +84,9 @@ def test_refusals_are_what_api_gateway_turns_into_401_403_500() -> None:
         raise ConnectionError("ssm down")
 
     auth = Authenticator.from_settings(S, fetch_secret=failing)
-    broken = Settings(pools=("en",), auth_mode="required", auth_secret_parameter="p")
+    broken = Settings(
+        pools=("en",), auth_mode="required", auth_secret_parameter="p", alias_secret="a" * 32
+    )
     with pytest.raises(RuntimeError, match="key source unavailable"):
         handle_authorize(request({"token": token()}), broken, auth)
 
