@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,14 +36,80 @@ def redis_server(*extra: str, port: int | None = None) -> Iterator[RedisServer]:
         yield server
 
 
-def load_event(route: str, connection_id: str = "Abc123=", body: Any = None) -> dict[str, Any]:
-    """A sample API Gateway WebSocket event for a route, from infra/events/<route>.json."""
+def load_event(
+    route: str,
+    connection_id: str = "Abc123=",
+    body: Any = None,
+    *,
+    pool: str = "default",
+    user_id: str | None = None,
+    authenticated: bool = False,
+) -> dict[str, Any]:
+    """A sample API Gateway WebSocket event for a route, from infra/events/<route>.json, with
+    the ``requestContext.authorizer`` the ``$connect`` authorizer would have attached: an
+    anonymous user id (a new one for every ``$connect``, as the authorizer makes) in ``pool``.
+    """
     name = route.lstrip("$")
     event: dict[str, Any] = copy.deepcopy(json.loads((EVENTS_DIR / f"{name}.json").read_text()))
     event["requestContext"]["connectionId"] = connection_id
     if body is not None:
         event["body"] = body if isinstance(body, str) else json.dumps(body)
+    uid = user_id or (str(uuid.uuid4()) if route == "$connect" else "sample-user")
+    event["requestContext"]["authorizer"] = {
+        "principalId": uid,
+        "userId": uid,
+        "pool": pool,
+        "authenticated": "true" if authenticated else "false",
+        "integrationLatency": 0,
+    }
     return event
+
+
+def authorizer_event(connect_event: dict[str, Any]) -> dict[str, Any]:
+    """The REQUEST authorizer's input for a ``$connect`` event (what API Gateway sends it)."""
+    ctx = connect_event["requestContext"]
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:{ctx['apiId']}/"
+        f"{ctx['stage']}/$connect",
+        "headers": connect_event.get("headers"),
+        "multiValueHeaders": connect_event.get("multiValueHeaders"),
+        "queryStringParameters": connect_event.get("queryStringParameters"),
+        "multiValueQueryStringParameters": connect_event.get("multiValueQueryStringParameters"),
+        "stageVariables": {},
+        "requestContext": {k: v for k, v in ctx.items() if k != "authorizer"},
+    }
+
+
+def gateway_connect(
+    event: dict[str, Any], service: Any, authenticator: Any = None
+) -> dict[str, Any]:
+    """``$connect`` as API Gateway runs it: the authorizer first (a Deny answers 403, an
+    ``Unauthorized`` failure 401, any other failure 500), then, on Allow, the ``$connect``
+    handler with the authorizer's context in ``requestContext.authorizer``."""
+    from pairchat.adapters.auth import Authenticator
+    from pairchat.handlers import authorizer, ws
+
+    auth = authenticator or Authenticator.from_settings(service.settings)
+    try:
+        answer = authorizer.handle_authorize(
+            authorizer_event(event), service.settings, auth, service.telemetry
+        )
+    except authorizer.Unauthorized:
+        return {"statusCode": 401}
+    except Exception:
+        return {"statusCode": 500}
+    (statement,) = answer["policyDocument"]["Statement"]
+    if statement["Effect"] != "Allow":
+        return {"statusCode": 403}
+    event = copy.deepcopy(event)
+    event["requestContext"]["authorizer"] = {
+        "principalId": answer["principalId"],
+        **answer["context"],
+        "integrationLatency": 1,
+    }
+    result: dict[str, Any] = ws.handle_connect(event, service)
+    return result
 
 
 def split_frames(data: bytes) -> list[dict[str, Any]]:

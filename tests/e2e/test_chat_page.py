@@ -14,6 +14,7 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from pairchat.domain.keys import Keys
+from pairchat.settings import Settings
 from tests.e2e.conftest import Gateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser")]
@@ -88,6 +89,7 @@ def test_two_pages_get_matched_and_chat(
     pages: Callable[[], Page], gateway: Gateway, tmp_path: Path
 ) -> None:
     alice, bob = pages(), pages()
+    expect(alice.locator("#pool-choice")).to_be_hidden()  # one pool: nothing to choose
 
     start(alice, "female", "male")
     expect(alice.locator("body")).to_have_attribute("data-state", "searching")
@@ -222,3 +224,54 @@ def test_a_search_survives_a_dropped_connection(
         expect(page.locator("body")).to_have_attribute("data-state", "chatting", timeout=10_000)
     assert not r.exists(keys.connection(old_conn))
     r.close()
+
+
+def test_the_page_offers_the_pools_and_pairs_only_within_one(browser: Browser) -> None:
+    """With POOLS=en,es the start form offers a language select ("English", "Spanish"); two
+    people in different pools are not paired, and are once one of them switches."""
+    from tests.e2e.devserver import dev_server
+    from tests.support import redis_server
+
+    with (
+        redis_server() as private,
+        dev_server(
+            "--log-level", "warning", "--env", "POOLS=en,es", env={"REDIS_URL": private.url}
+        ) as server,
+    ):
+        contexts = []
+
+        def open_page(query: str = "") -> Page:
+            context = browser.new_context(viewport={"width": 1000, "height": 760})
+            contexts.append(context)
+            page = context.new_page()
+            page.goto(server.http_url + "/" + query)
+            expect(page.locator("body")).to_have_attribute("data-link", "online", timeout=10_000)
+            return page
+
+        try:
+            alice, bob = open_page("?pool=es"), open_page()
+            for page in (alice, bob):
+                expect(page.locator("#pool-choice")).to_be_visible()
+                labels = page.eval_on_selector_all("#pool option", "os => os.map(o => o.text)")
+                assert labels == ["English", "Spanish"]
+            assert alice.input_value("#pool") == "es" and bob.input_value("#pool") == "en"
+            start(alice, "male", "any")
+            start(bob, "female", "any")
+            expect(alice.locator("body")).to_have_attribute("data-state", "searching")
+            bob.wait_for_timeout(1500)  # in one pool a join pairs at once: they would be chatting
+            expect(bob.locator("body")).to_have_attribute("data-state", "searching")
+            bob.locator("#cancel-btn").click()
+            expect(bob.locator("body")).to_have_attribute("data-state", "idle")
+            bob.select_option("#pool", "es")  # a new connection, in es
+            expect(bob.locator("body")).to_have_attribute("data-link", "online", timeout=10_000)
+            start(bob, "female", "any")
+            for page in (alice, bob):
+                expect(page.locator("body")).to_have_attribute(
+                    "data-state", "chatting", timeout=10_000
+                )
+            r = redis.Redis.from_url(private.url, decode_responses=True)
+            es = Settings(pools=("en", "es")).prefix_for("es")
+            assert len(list(r.scan_iter(match=es + "room:*"))) == 1
+        finally:
+            for context in contexts:
+                context.close()

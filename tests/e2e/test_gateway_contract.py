@@ -68,7 +68,7 @@ def contract_stack() -> Iterator[Contract]:
 
 @pytest.fixture
 def contract(contract_stack: Contract) -> Contract:
-    contract_stack.redis.delete("events")
+    contract_stack.redis.delete("events", "authorizer")
     return contract_stack
 
 
@@ -147,6 +147,66 @@ def test_events_are_shaped_like_api_gateways(contract: Contract) -> None:
         "PAIRCHAT_TEST": "from-template",
         "REDIS_CLUSTER": "false",
     }
+
+
+def test_the_connect_authorizer_runs_first_and_its_context_rides_on_every_event(
+    contract: Contract,
+) -> None:
+    """As API Gateway: the REQUEST authorizer named by $connect's AuthorizerId gets the
+    upgrade request (shaped like infra/events/authorizer.json), and its context, with
+    principalId and integrationLatency, is requestContext.authorizer of $connect and of
+    every later event of the connection."""
+
+    async def scenario() -> None:
+        c = await Client.open(contract.url + "?pool=es")
+        await c.send({"action": "ping"})
+        assert await c.ws.recv() == "pong"
+        await c.close()
+
+    asyncio.run(scenario())
+    seen = contract.wait_for("$disconnect")
+    (request,) = [json.loads(e) for e in contract.redis.lrange("authorizer", 0, -1)]
+    theirs = sample("authorizer")
+    assert set(request) == set(theirs)
+    assert set(request["requestContext"]) == set(theirs["requestContext"])
+    assert request["type"] == "REQUEST" and request["queryStringParameters"] == {"pool": "es"}
+    api, stage = request["requestContext"]["apiId"], request["requestContext"]["stage"]
+    assert (
+        request["methodArn"] == f"arn:aws:execute-api:us-east-1:000000000000:{api}/{stage}/$connect"
+    )
+    contexts = [s["event"]["requestContext"] for s in seen]
+    assert {c["routeKey"] for c in contexts} == {"$connect", "ping", "$disconnect"}
+    for c in contexts:
+        auth = c["authorizer"]
+        assert {k: auth[k] for k in ("who", "n", "flag", "principalId")} == {
+            "who": "tester",
+            "n": 7,
+            "flag": True,
+            "principalId": "tester",
+        }
+        assert isinstance(auth["integrationLatency"], int)
+    # the same keys as API Gateway's events (infra/events), the context included
+    assert set(contexts[0]) == set(sample("connect")["requestContext"])
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"),
+    [("deny", 403), ("elsewhere", 403), ("unauthorized", 401), ("boom", 500), ("nested", 500)],
+)
+def test_what_the_authorizer_answers_decides_the_upgrade(
+    contract: Contract, mode: str, status: int
+) -> None:
+    """Deny (or an Allow for another resource) is 403, an ``Unauthorized`` failure 401, any
+    other failure or a context API Gateway cannot pass on 500; $connect never runs."""
+
+    async def scenario() -> int:
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(contract.url + f"?authz={mode}", compression=None)
+        return int(refused.value.response.status_code)
+
+    assert asyncio.run(scenario()) == status
+    assert contract.redis.llen("authorizer") == 1
+    assert contract.events() == [], "a refused connection reaches no handler"
 
 
 def test_connect_refused_when_the_handler_returns_non_2xx(contract: Contract) -> None:

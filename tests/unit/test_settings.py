@@ -58,3 +58,42 @@ def test_every_setting_read_from_the_environment_is_in_the_readme_table() -> Non
     table = readme[readme.index("## Configuration") :].split("\n## ", 1)[0]
     missing = sorted(name for name in read if f"`{name}`" not in table)
     assert not missing, f"settings missing from the README configuration table: {missing}"
+
+
+def test_pools_default_to_one_pool_that_keeps_the_key_prefix() -> None:
+    s = Settings.from_env({})
+    assert s.pools == ("default",) and s.default_pool == "default"
+    assert s.prefix_for() == s.prefix_for("default") == "{pairchat}:"
+
+
+def test_pools_are_read_in_order_and_each_gets_its_own_hash_tag() -> None:
+    s = Settings.from_env({"POOLS": " en, es ,pt-br", "KEY_PREFIX": "app:{pc}:"})
+    assert s.pools == ("en", "es", "pt-br") and s.default_pool == "en"
+    assert [s.prefix_for(p) for p in s.pools] == [
+        "app:{pc:en:dbd3}:",
+        "app:{pc:es:c0bc}:",
+        "app:{pc:pt-br:1b73}:",
+    ]
+    assert {hash_tag(s.prefix_for(p)) for p in s.pools} == {
+        "pc:en:dbd3",
+        "pc:es:c0bc",
+        "pc:pt-br:1b73",
+    }
+    # `default` may sit beside others and keeps the bare prefix (and its keys)
+    mixed = Settings(pools=("default", "es"))
+    assert [mixed.prefix_for(p) for p in mixed.pools] == ["{pairchat}:", "{pairchat:es:c0bc}:"]
+
+
+@pytest.mark.parametrize(
+    "pools",
+    ["en,en", "EN", "en,", "pt_br", "a" * 33, "en es", ",".join(f"p{i}" for i in range(65))],
+)
+def test_bad_pool_lists_are_refused(pools: str) -> None:
+    with pytest.raises(SettingsError, match="POOLS"):
+        Settings.from_env({"POOLS": pools})
+
+
+def test_pools_other_than_default_need_a_hash_tag() -> None:
+    with pytest.raises(SettingsError, match="hash tag"):
+        Settings.from_env({"POOLS": "en", "KEY_PREFIX": "pairchat:"})
+    assert Settings.from_env({"KEY_PREFIX": "pairchat:"}).prefix_for() == "pairchat:"

@@ -11,7 +11,9 @@ up and reconnects. At the end it prints matches per second and latency percentil
 - **message relay**: from a ``send`` until the partner has the ``message``.
 
 All bots share one process, so pairs are checked too: both sides of a room must be mutually
-compatible and nobody may be in two rooms at once; violations are counted and fail the run.
+compatible, in the same pool, and nobody may be in two rooms at once; violations are counted
+and fail the run. ``--pools en,es`` spreads the bots over pools (``?pool=`` on each socket),
+so each pool gets both genders, and reports matches per pool.
 """
 
 from __future__ import annotations
@@ -73,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="random: any gender/preference; pairs: only male->female and female->male "
         "(everyone can be paired)",
     )
+    parser.add_argument(
+        "--pools",
+        default="",
+        metavar="A,B",
+        help="spread the bots over these pools (?pool=; default: the server's default pool)",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -94,6 +102,7 @@ class _Receipt:
     preference: str
     sent_at: float
     received_at: float
+    pool: str = ""
 
 
 @dataclass
@@ -109,6 +118,9 @@ class Stats:
     internal_errors: int = 0
     unexpected_closes: int = 0
     incompatible_pairs: int = 0
+    #: A room whose two users connected to different pools: must never happen.
+    cross_pool_pairs: int = 0
+    matches_by_pool: Counter[str] = field(default_factory=Counter)
     double_matches: int = 0
     misdelivered: int = 0
     #: A ``matched`` that reached a bot while it was chatting in another room.
@@ -137,6 +149,9 @@ class Stats:
             self.rooms[room] = receipt
             return
         self.matches += 1
+        self.matches_by_pool[receipt.pool] += 1
+        if other.pool != receipt.pool:
+            self.cross_pool_pairs += 1
         if other.bot == receipt.bot or not compatible(
             other.gender, other.preference, receipt.gender, receipt.preference
         ):
@@ -164,7 +179,12 @@ class Stats:
 
     @property
     def failed(self) -> bool:
-        return bool(self.incompatible_pairs or self.double_matches or self.misdelivered)
+        return bool(
+            self.incompatible_pairs
+            or self.cross_pool_pairs
+            or self.double_matches
+            or self.misdelivered
+        )
 
     def summary(self) -> dict[str, Any]:
         elapsed = time.perf_counter() - self.started
@@ -195,6 +215,8 @@ class Stats:
             "internal_errors": self.internal_errors,
             "error_frames": dict(self.errors),
             "incompatible_pairs": self.incompatible_pairs,
+            "cross_pool_pairs": self.cross_pool_pairs,
+            "matches_by_pool": dict(self.matches_by_pool),
             "double_matches": self.double_matches,
             "misdelivered": self.misdelivered,
             "matched_in_room": self.matched_in_room,
@@ -213,6 +235,12 @@ class Bot:
         self.stop = stop
         self.rng = random.Random(None if args.seed is None else args.seed * 100_003 + index)
         self.room: str | None = None
+        pools = [p.strip() for p in args.pools.split(",") if p.strip()]
+        #: Pairs of consecutive bots share a pool, so "pairs" preferences (which alternate)
+        #: put both genders in every pool.
+        self.pool = pools[(index // 2) % len(pools)] if pools else ""
+        sep = "&" if "?" in args.url else "?"
+        self.url = f"{args.url}{sep}pool={self.pool}" if self.pool else args.url
         #: The last rooms left: a message for one of them may still be in flight.
         self.past: list[str] = []
         self.ws: Any = None
@@ -250,7 +278,7 @@ class Bot:
         while not self.stop.is_set():
             try:
                 async with connect(
-                    self.args.url,
+                    self.url,
                     compression=None,
                     ping_interval=None,
                     open_timeout=30,
@@ -345,7 +373,9 @@ class Bot:
             elif kind == "matched":
                 now = time.perf_counter()
                 self.room = str(frame["roomId"])
-                stats.matched(self.room, _Receipt(self.i, gender, preference, sent, now), waited)
+                stats.matched(
+                    self.room, _Receipt(self.i, gender, preference, sent, now, self.pool), waited
+                )
                 return True
             elif kind == "message":
                 # For the room about to be announced, or a late one for the last room.
@@ -502,6 +532,9 @@ def _report(summary: dict[str, Any]) -> None:
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("matches", f"{summary['matches']} ({summary['matches_per_s']:.1f}/s)")
+    by_pool = {k: v for k, v in summary.get("matches_by_pool", {}).items() if k}
+    if by_pool:
+        table.add_row("matches by pool", ", ".join(f"{k}: {v}" for k, v in sorted(by_pool.items())))
     for key, label in (
         ("join_to_matched_ms", "join→matched"),
         ("queue_wait_ms", "queue wait"),
@@ -526,6 +559,7 @@ def _report(summary: dict[str, Any]) -> None:
         "internal_errors",
         "unexpected_closes",
         "incompatible_pairs",
+        "cross_pool_pairs",
         "double_matches",
         "misdelivered",
         "matched_in_room",

@@ -1,11 +1,12 @@
 """``pairchat inspect``: the ops API's answers as tables, straight from a Redis URL.
 
-    pairchat inspect stats | health | queue G P | room ID | user ID | reports
-                     [--redis-url URL] [--cluster] [--prefix P] [--json]
+    pairchat inspect stats | health | pools | queue G P | room ID | user ID | reports
+                     [--pool NAME] [--redis-url URL] [--cluster] [--prefix P] [--json]
 
-It reads through the same :class:`~pairchat_ops.readmodel.ReadModel` as the HTTP API, so the
-numbers match; it never writes. Exit status: 0, 1 when the room or user does not exist,
-2 when Redis cannot be reached.
+It reads through the same :class:`~pairchat_ops.pools.PoolsReadModel` as the HTTP API, so the
+numbers match; it never writes. ``--pool`` narrows a view to one pool (``POOLS``); without it
+``stats``, ``reports`` and the lookups cover every pool, and ``queue`` shows the first pool.
+Exit status: 0, 1 when the room, user or pool does not exist, 2 when Redis cannot be reached.
 """
 
 from __future__ import annotations
@@ -21,8 +22,19 @@ from rich.table import Table
 
 from pairchat.bootstrap import redis_client
 from pairchat.domain.keys import GENDERS, PREFERENCES
-from pairchat_ops.models import Count, Health, Percentiles, QueuePage, Reports, Room, Stats, User
-from pairchat_ops.readmodel import MAX_PAGE, ReadModel
+from pairchat_ops.models import (
+    Count,
+    Health,
+    Percentiles,
+    PoolInfo,
+    QueuePage,
+    Reports,
+    Room,
+    Stats,
+    User,
+)
+from pairchat_ops.pools import PoolsReadModel, UnknownPool
+from pairchat_ops.readmodel import MAX_PAGE
 from pairchat_tools.cliargs import add_redis_arguments, settings_from_args
 
 
@@ -30,9 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
     add_redis_arguments(common)
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    common.add_argument("--pool", help="one pool (POOLS); default: every pool")
     views = parser.add_subparsers(dest="view", required=True, metavar="VIEW")
     views.add_parser("stats", parents=[common], help="queues, counts, matches, waits")
     views.add_parser("health", parents=[common], help="Redis latency and cached scripts")
+    views.add_parser("pools", parents=[common], help="the pools, their prefixes and slots")
     queue = views.add_parser("queue", parents=[common], help="one queue's waiters, oldest first")
     queue.add_argument("gender", choices=GENDERS)
     queue.add_argument("preference", choices=PREFERENCES)
@@ -50,15 +64,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     console = Console()
-    model = ReadModel(redis_client(settings), settings)
+    model = PoolsReadModel(redis_client(settings), settings)
     try:
         result = _query(model, args)
+    except UnknownPool as exc:
+        Console(stderr=True).print(f"no such pool: {exc} (POOLS is {','.join(settings.pools)})")
+        return 1
     except RedisError as exc:
         Console(stderr=True).print(f"[red]redis unavailable[/red] at {settings.redis_url}: {exc}")
         return 2
     if result is None:
         Console(stderr=True).print(f"no such {args.view}")
         return 1
+    if isinstance(result, list):
+        if args.json:
+            console.print_json(data=[p.model_dump() for p in result])
+        else:
+            render_pools(console, result)
+        return 0
     if args.json:
         console.print_json(result.model_dump_json())
         return 0
@@ -66,20 +89,22 @@ def run(args: argparse.Namespace) -> int:
     return 0 if not isinstance(result, Health) or result.redis else 2
 
 
-def _query(model: ReadModel, args: argparse.Namespace) -> BaseModel | None:
-    view = args.view
+def _query(model: PoolsReadModel, args: argparse.Namespace) -> BaseModel | list[PoolInfo] | None:
+    view, pool = args.view, args.pool
     if view == "stats":
-        return model.stats()
+        return model.stats(pool)
     if view == "health":
         return model.health()
+    if view == "pools":
+        return model.pools()
     if view == "queue":
-        return model.queue(args.gender, args.preference, args.offset, args.limit)
+        return model.model(pool).queue(args.gender, args.preference, args.offset, args.limit)
     if view == "room":
-        return model.room(args.room_id)
+        return model.room(args.room_id, pool)
     if view == "user":
-        return model.user(args.user_id)
+        return model.user(args.user_id, pool)
     if view == "reports":
-        return model.reports(args.before, args.limit)
+        return model.reports(args.before, args.limit, pool)
     raise ValueError(view)
 
 
@@ -127,9 +152,10 @@ def render_stats(console: Console, s: Stats) -> None:
     for q in s.queues:
         queues.add_row(q.name, q.gender, q.preference, str(q.length))
     console.print(queues)
+    scope = f"pool {s.pool}" if s.pool else "every pool"
     console.print(
         _pairs(
-            f"Totals at {_when(s.time_ms)}",
+            f"Totals ({scope}) at {_when(s.time_ms)}",
             [
                 ("users waiting", str(s.users_waiting)),
                 ("active rooms", _count(s.active_rooms)),
@@ -143,11 +169,38 @@ def render_stats(console: Console, s: Stats) -> None:
         )
     )
 
+    if len(s.pools) > 1:
+        pools = Table(title="Pools", title_justify="left")
+        for name in ("pool", "waiting", "rooms", "sessions", "matches/min", "matches/h"):
+            pools.add_column(name, justify="left" if name == "pool" else "right")
+        pools.add_column("waiters' wait median / p90, last hour")
+        for p in s.pools:
+            pools.add_row(
+                p.pool,
+                str(p.users_waiting),
+                _count(p.active_rooms),
+                _count(p.live_sessions),
+                str(p.matches_last_minute),
+                str(p.matches_last_hour),
+                _pct(p.waiter_wait_last_hour),
+            )
+        console.print(pools)
+
+
+def render_pools(console: Console, pools: list[PoolInfo]) -> None:
+    table = Table(title="Pools", title_justify="left")
+    for name in ("pool", "prefix", "slot", "node"):
+        table.add_column(name)
+    for p in pools:
+        table.add_row(p.pool, p.prefix, str(p.slot), p.node or "-")
+    console.print(table)
+
 
 def render_health(console: Console, h: Health) -> None:
     rows = [("status", h.status), ("redis", "reachable" if h.redis else "unreachable")]
     if h.redis:
         rows += [("latency", f"{h.latency_ms} ms"), ("version", h.redis_version or "-")]
+        rows += [("nodes checked", str(h.nodes))]
         rows += [(f"script {n}", "cached" if ok else "not cached") for n, ok in h.scripts.items()]
     if h.error:
         rows.append(("error", h.error))
@@ -155,7 +208,7 @@ def render_health(console: Console, h: Health) -> None:
 
 
 def render_queue(console: Console, q: QueuePage) -> None:
-    table = Table(title=f"{q.name}: {q.length} waiting", title_justify="left")
+    table = Table(title=f"{q.name} (pool {q.pool}): {q.length} waiting", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("user", no_wrap=True)
     table.add_column("waited", justify="right")
@@ -176,7 +229,8 @@ def render_queue(console: Console, q: QueuePage) -> None:
 
 def _room_table(r: Room) -> Table:
     table = Table(
-        title=f"Room {r.room_id}: age {_ms(r.age_ms)}, TTL {r.ttl_s} s", title_justify="left"
+        title=f"Room {r.room_id} (pool {r.pool}): age {_ms(r.age_ms)}, TTL {r.ttl_s} s",
+        title_justify="left",
     )
     for name in ("role", "user", "connection", "in room"):
         table.add_column(name, no_wrap=name != "role")
@@ -201,7 +255,7 @@ def render_user(console: Console, u: User) -> None:
             ("connected since", _when(s.since_ms)),
             ("last join", f"{s.gender or '-'} looking for {s.preference or '-'}"),
         ]
-        console.print(_pairs(f"User {u.user_id}", rows))
+        console.print(_pairs(f"User {u.user_id} (pool {u.pool})", rows))
     if u.room:
         console.print(_room_table(u.room))
     if u.queue_entry:
@@ -213,15 +267,18 @@ def render_user(console: Console, u: User) -> None:
     partners = ", ".join(u.recent_partners) or "none"
     console.print(f"Recent partners ({u.recent_partners_total}): {partners}")
     console.print(f"Blocked users: {u.blocked}")
+    if u.other_pools:
+        console.print(f"Also in pools: {', '.join(u.other_pools)} (--pool NAME to see one)")
 
 
 def render_reports(console: Console, r: Reports) -> None:
     table = Table(title=f"Reports: {r.total}", title_justify="left")
-    for name in ("id", "when", "reporter", "reported", "room", "reason"):
+    for name in ("id", "pool", "when", "reporter", "reported", "room", "reason"):
         table.add_column(name, overflow="fold")
     for rep in r.reports:
         table.add_row(
             rep.id,
+            rep.pool,
             _when(rep.ts),
             rep.reporter or "-",
             rep.reported or "-",

@@ -8,10 +8,11 @@ real test Redis and a fake or moto-backed notifier and hand it to the adapter fu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pairchat.adapters.auth import Authenticator
+from pairchat.adapters.connection import ConnectionContext
 from pairchat.adapters.management import (
     Credentials,
     ManagementApiNotifier,
@@ -25,7 +26,7 @@ from pairchat.domain.ports import Notifier, Telemetry
 from pairchat.domain.rtc import IceConfig
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
-from pairchat.domain.sweeper import Sweeper
+from pairchat.domain.sweeper import PoolSweeper, Sweeper
 from pairchat.domain.textfilter import TextFilter
 from pairchat.settings import Settings
 
@@ -65,47 +66,94 @@ def endpoint_from_event(event: dict[str, Any]) -> str:
     return f"https://{ctx.get('domainName')}/{ctx.get('stage')}"
 
 
+TelemetryFactory = Callable[[str], Telemetry]
+
+
 @dataclass
 class Runtime:
+    """What a chat function keeps for its container's life: one Redis client, one store per
+    pool (each its own hash tag, so its own slot), and a service per pool and endpoint."""
+
     settings: Settings
-    store: ChatStore
-    telemetry: Telemetry | None = None
-    _services: dict[str, ChatService] = field(default_factory=dict)
-    #: Verifies $connect tokens; holds the key fetched once per cold start.
-    authenticator: Authenticator | None = None
+    stores: dict[str, ChatStore]
+    #: Telemetry per pool (the pool dimension, where cheap: adapters/telemetry.py).
+    telemetry: TelemetryFactory | None = None
+    _services: dict[tuple[str, str], ChatService] = field(default_factory=dict)
     #: The compiled word list, built once per cold start.
     text_filter: TextFilter | None = None
     #: The ICE servers ``matched`` offers; holds the TURN secret fetched once per cold start.
     ice: IceConfig | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, telemetry: Telemetry | None = None) -> Runtime:
-        store = ChatStore(redis_client(settings), settings)
+    def from_settings(
+        cls, settings: Settings, telemetry: TelemetryFactory | None = None
+    ) -> Runtime:
+        client = redis_client(settings)
+        stores = {pool: ChatStore(client, settings, pool) for pool in settings.pools}
         return cls(
             settings,
-            store,
+            stores,
             telemetry,
-            authenticator=Authenticator.from_settings(settings),
             text_filter=text_filter_from_settings(settings),
             ice=IceConfig(settings, turn_secret_fetcher(settings)),
         )
 
+    def pool_of(self, event: dict[str, Any]) -> str:
+        """The connection's pool, as the authorizer put it in ``requestContext.authorizer``
+        (never from the frame). An event without one (no authorizer ran) and an unknown pool
+        get the first pool; ``$connect`` refuses the unknown one before writing anything."""
+        ctx = ConnectionContext.from_event(event)
+        if ctx is not None and ctx.pool in self.stores:
+            return ctx.pool
+        return self.settings.default_pool
+
     def service_for(self, event: dict[str, Any]) -> ChatService:
-        """The service posting to this event's API (one Management client per endpoint)."""
+        """The service of this event's pool, posting to this event's API (one Management
+        client per endpoint)."""
+        pool = self.pool_of(event)
         endpoint = self.settings.management_endpoint or endpoint_from_event(event)
-        service = self._services.get(endpoint)
+        service = self._services.get((pool, endpoint))
         if service is None:
-            notifier = management_notifier(endpoint, self.settings)
-            service = ChatService(
-                self.store,
+            notifier = self._notifiers().get(endpoint) or management_notifier(
+                endpoint, self.settings
+            )
+            service = pool_service(
+                self.stores,
+                pool,
                 notifier,
                 self.settings,
-                self.telemetry,
-                text_filter=self.text_filter,
-                ice=self.ice,
+                self.telemetry and self.telemetry(pool),
+                self.text_filter,
+                self.ice,
             )
-            self._services[endpoint] = service
+            self._services[(pool, endpoint)] = service
         return service
+
+    def _notifiers(self) -> dict[str, Notifier]:
+        """The notifiers already built, by endpoint: every pool's service shares one."""
+        return {endpoint: s.notifier for (_, endpoint), s in self._services.items()}
+
+
+def pool_service(
+    stores: dict[str, ChatStore],
+    pool: str,
+    notifier: Notifier,
+    settings: Settings,
+    telemetry: Telemetry | None = None,
+    text_filter: TextFilter | None = None,
+    ice: IceConfig | None = None,
+) -> ChatService:
+    """The service of one pool; a token user's blocks are mirrored into the other pools."""
+    mirrors = [store for name, store in stores.items() if name != pool]
+    return ChatService(
+        stores[pool],
+        notifier,
+        settings,
+        telemetry,
+        text_filter=text_filter,
+        ice=ice,
+        block_mirrors=mirrors,
+    )
 
 
 def management_notifier(
@@ -147,12 +195,17 @@ def sweeper_from_settings(
     s: Settings,
     telemetry: Telemetry | None = None,
     transport: Literal["http", "boto3"] | None = None,
-) -> Sweeper:
-    """The sweeper the scheduled Lambda and ``pairchat sweep`` run: the signed HTTP notifier
-    (no boto3 on the Lambda cold start) when an endpoint is configured."""
-    store = ChatStore(redis_client(s), s)
+) -> PoolSweeper:
+    """The sweeper the scheduled Lambda and ``pairchat sweep`` run, over every pool: the
+    signed HTTP notifier (no boto3 on the Lambda cold start) when an endpoint is configured."""
+    client = redis_client(s)
     notifier: Notifier = Unannounced()
     if s.management_endpoint:
         notifier = management_notifier(s.management_endpoint, s, transport)
-    service = ChatService(store, notifier, s, telemetry)
-    return Sweeper(service, announce=bool(s.management_endpoint))
+    announce = bool(s.management_endpoint)
+    return PoolSweeper(
+        {
+            pool: Sweeper(ChatService(ChatStore(client, s, pool), notifier, s, telemetry), announce)
+            for pool in s.pools
+        }
+    )

@@ -6,9 +6,11 @@ at cold start (``Settings.from_env()``) and pass it down, so tests construct the
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -85,6 +87,15 @@ def parse_ice_servers(raw: str) -> list[dict[str, Any]]:
     return servers
 
 
+#: A pool's name goes into its keys' hash tag and into the ``$connect`` query: short and plain.
+POOL_NAME = re.compile(r"[a-z0-9-]{1,32}")
+#: The pool of a deployment that configures none; its keys keep ``KEY_PREFIX`` unchanged.
+DEFAULT_POOL = "default"
+#: Each pool costs the sweeper one bounded pass per run and the ops totals one read per pool,
+#: and multiplies the per-pool metrics (docs/operations.md): a ceiling keeps those bounded.
+MAX_POOLS = 64
+
+
 def hash_tag(prefix: str) -> str | None:
     """The Redis Cluster hash tag a key prefix carries, as Redis computes it (first ``{...}``)."""
     start = prefix.find("{")
@@ -96,6 +107,33 @@ def hash_tag(prefix: str) -> str | None:
     return prefix[start + 1 : end]
 
 
+def pool_prefix(key_prefix: str, pool: str) -> str:
+    """The key prefix of one pool: ``:<pool>:<mix>`` appended inside the hash tag, so every
+    pool is its own cluster slot (``{pairchat}:`` -> ``{pairchat:en:dbd3}:``). The ``default``
+    pool keeps ``key_prefix`` unchanged, so a deployment that adds pools keeps the keys it has.
+
+    ``<mix>`` is the first 4 hex digits of the name's SHA-256. Redis picks a slot with CRC16,
+    which is linear: names that differ in a few low bits of their last letters (``en``,
+    ``es``, ``de``, ``fr``, ``it``, ``pt-br``) get slots that differ in the same few places,
+    and with the bare name all six land in slots 7432..9573, one node of three. The mix makes
+    each pool's slot independent of its spelling (docs/redis.md, "Pools")."""
+    if pool == DEFAULT_POOL:
+        return key_prefix
+    start = key_prefix.find("{")
+    end = key_prefix.find("}", start + 1) if start >= 0 else -1
+    if start < 0 or end <= start + 1:
+        raise SettingsError(f"pool {pool!r} needs a KEY_PREFIX with a hash tag")
+    mix = hashlib.sha256(pool.encode()).hexdigest()[:4]
+    return f"{key_prefix[:end]}:{pool}:{mix}{key_prefix[end:]}"
+
+
+def _pools(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("POOLS")
+    if raw is None or not raw.strip():
+        return (DEFAULT_POOL,)
+    return tuple(item.strip() for item in raw.split(","))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. Defaults are the product's defaults."""
@@ -104,8 +142,13 @@ class Settings:
     #: ElastiCache Serverless is always cluster mode; a cluster client follows MOVED redirects.
     redis_cluster: bool = False
     #: Goes before every key. With a hash tag (``{pairchat}:``) every key of a matching pool
-    #: lands in one cluster slot, which is what lets one Lua script touch them all.
+    #: lands in one cluster slot, which is what lets one Lua script touch them all. Each pool
+    #: derives its own prefix from it (:func:`pool_prefix`).
     key_prefix: str = "{pairchat}:"
+    #: The matching pools (e.g. languages). Users of different pools never meet; each pool is
+    #: its own hash tag, so a cluster spreads pools over shards. The first is where a client
+    #: that names none goes.
+    pools: tuple[str, ...] = (DEFAULT_POOL,)
     session_ttl_s: int = 60
     room_ttl_s: int = 600
     recent_ttl_s: int = 600
@@ -205,6 +248,7 @@ class Settings:
             )
         if self.key_prefix.count("{") > 1:
             raise SettingsError("KEY_PREFIX may carry at most one hash tag")
+        self._check_pools()
         if self.max_text_chars < 1 or self.match_scan_window < 1:
             raise SettingsError("limits must be positive")
         if self.management_transport not in ("http", "boto3"):
@@ -264,6 +308,28 @@ class Settings:
             return hmac.new(self.auth_secret.encode(), b"pairchat alias", "sha256").hexdigest()
         return ""
 
+    def _check_pools(self) -> None:
+        if not self.pools:
+            raise SettingsError("POOLS must name at least one pool")
+        if len(self.pools) > MAX_POOLS:
+            raise SettingsError(f"POOLS may name at most {MAX_POOLS} pools")
+        for name in self.pools:
+            if not POOL_NAME.fullmatch(name):
+                raise SettingsError(f"POOLS: {name!r} is not 1 to 32 of a-z, 0-9 and '-'")
+        if len(set(self.pools)) != len(self.pools):
+            raise SettingsError("POOLS names a pool twice")
+        for name in self.pools:
+            pool_prefix(self.key_prefix, name)  # raises when the prefix has no hash tag
+
+    @property
+    def default_pool(self) -> str:
+        """Where a connection that names no pool goes."""
+        return self.pools[0]
+
+    def prefix_for(self, pool: str | None = None) -> str:
+        """The key prefix of ``pool`` (None: the first pool)."""
+        return pool_prefix(self.key_prefix, pool or self.default_pool)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from environment variables (the Lambda configuration)."""
@@ -273,6 +339,7 @@ class Settings:
             redis_url=env.get("REDIS_URL", defaults.redis_url),
             redis_cluster=_bool(env, "REDIS_CLUSTER", defaults.redis_cluster),
             key_prefix=env.get("KEY_PREFIX", defaults.key_prefix),
+            pools=_pools(env),
             session_ttl_s=_int(env, "SESSION_TTL_SECONDS", defaults.session_ttl_s),
             room_ttl_s=_int(env, "ROOM_TTL_SECONDS", defaults.room_ttl_s),
             recent_ttl_s=_int(env, "RECENT_TTL_SECONDS", defaults.recent_ttl_s),

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 
+from pairchat_ops.pools import UnknownPool
 from pairchat_ops.routers import health, queues, reports, rooms, stats, users
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -24,6 +25,10 @@ async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unknown_pool(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=404, content={"detail": f"unknown pool: {exc}"})
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="pairchat ops",
@@ -33,6 +38,7 @@ def create_app() -> FastAPI:
     for module in (health, stats, queues, rooms, users, reports):
         app.include_router(module.router)
     app.add_exception_handler(RedisError, _redis_unavailable)
+    app.add_exception_handler(UnknownPool, _unknown_pool)
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Query
 
 from pairchat.bootstrap import redis_client
 from pairchat.settings import Settings
+from pairchat_ops.pools import PoolsReadModel
 from pairchat_ops.readmodel import ReadModel
 
 
@@ -43,3 +44,17 @@ def get_read_model(settings: SettingsDep, client: RedisDep) -> ReadModel:
 
 
 ReadModelDep = Annotated[ReadModel, Depends(get_read_model)]
+
+
+def get_pools(settings: SettingsDep, client: RedisDep) -> PoolsReadModel:
+    return PoolsReadModel(client, settings)
+
+
+PoolsDep = Annotated[PoolsReadModel, Depends(get_pools)]
+
+#: ``?pool=``: one pool's numbers; absent, every pool's (totals), or the first pool where a
+#: view is about one pool's keys (a queue page). An unknown pool answers 404.
+PoolQuery = Annotated[
+    str | None,
+    Query(pattern=r"^[a-z0-9-]{1,32}$", description="a configured pool; default: every pool"),
+]

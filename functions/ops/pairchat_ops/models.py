@@ -7,6 +7,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+class PoolInfo(BaseModel):
+    pool: str
+    prefix: str = Field(description="the pool's key prefix; its hash tag is its slot")
+    slot: int = Field(description="the Redis Cluster slot of every key of the pool")
+    node: str | None = Field(description="the primary serving that slot (cluster mode)")
+
+
 class Health(BaseModel):
     status: Literal["ok", "down"]
     redis: bool
@@ -19,6 +26,7 @@ class Health(BaseModel):
         "restart or failover is normal until the first call.",
     )
     scripts_loaded: bool = False
+    nodes: int = Field(default=1, description="nodes holding the pools' slots, all checked")
     error: str | None = None
 
 
@@ -51,7 +59,22 @@ class Window(BaseModel):
     waiter_wait: Percentiles = Field(description="wait of the users who waited in a queue")
 
 
+class PoolSummary(BaseModel):
+    """One pool's line in the totals."""
+
+    pool: str
+    users_waiting: int
+    active_rooms: Count
+    live_sessions: Count
+    matches_last_minute: int
+    matches_last_hour: int
+    waiter_wait_last_hour: Percentiles
+
+
 class Stats(BaseModel):
+    pool: str | None = Field(
+        default=None, description="the pool these numbers are about; null: every pool"
+    )
     time_ms: int = Field(description="Redis server time")
     queues: list[QueueLength]
     users_waiting: int = Field(description="entries in all queues (stale ones included)")
@@ -59,6 +82,9 @@ class Stats(BaseModel):
     live_sessions: Count
     last_minute: Window
     last_hour: Window
+    pools: list[PoolSummary] = Field(
+        default_factory=list, description="with every pool's totals: one line per pool"
+    )
 
 
 class MinutePoint(BaseModel):
@@ -70,6 +96,7 @@ class MinutePoint(BaseModel):
 
 
 class Series(BaseModel):
+    pool: str | None = Field(default=None, description="null: every pool")
     time_ms: int
     minutes: list[MinutePoint]
 
@@ -83,6 +110,7 @@ class Waiter(BaseModel):
 
 
 class QueuePage(BaseModel):
+    pool: str
     gender: str
     preference: str
     name: str
@@ -101,6 +129,7 @@ class Member(BaseModel):
 
 
 class Room(BaseModel):
+    pool: str
     room_id: str
     members: list[Member]
     created_ms: int | None
@@ -127,6 +156,7 @@ class QueueEntry(BaseModel):
 
 
 class User(BaseModel):
+    pool: str = Field(description="the pool this view is about")
     user_id: str
     session: Session | None
     room: Room | None
@@ -135,9 +165,14 @@ class User(BaseModel):
     recent_partners_total: int
     recent_ttl_s: int | None
     blocked: int = Field(description="how many users this user blocked")
+    other_pools: list[str] = Field(
+        default_factory=list,
+        description="other pools where this user id has state (a token user may be in several)",
+    )
 
 
 class Report(BaseModel):
+    pool: str
     id: str
     reporter: str | None
     reported: str | None

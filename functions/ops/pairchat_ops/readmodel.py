@@ -11,9 +11,10 @@ node that holds pairchat's slot: when it completes within the budget the count i
 otherwise it is the sampled fraction scaled by ``DBSIZE`` (SCAN visits hash buckets, so the
 sample is spread evenly over the keys) and reported with ``exact: false``.
 
-Cluster mode: every key shares the prefix's hash tag, so everything lives on one node.
+Cluster mode: every key of a pool shares the pool's hash tag, so a pool lives on one node.
 :class:`SlotNode` sends the node-level commands (SCAN, DBSIZE, TIME, SCRIPT EXISTS) there;
-key commands route themselves.
+key commands route themselves. One :class:`ReadModel` reads one pool;
+:mod:`pairchat_ops.pools` answers for every pool at once (the totals).
 """
 
 from __future__ import annotations
@@ -101,10 +102,12 @@ class ReadModel:
         settings: Settings,
         scan_budget: int = 5000,
         scan_count: int = 1000,
+        pool: str | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.pool = pool or settings.default_pool
+        self.keys = Keys(settings.prefix_for(self.pool))
         self.node = SlotNode(client, self.keys.reports())
         self.scan_budget = scan_budget
         self.scan_count = scan_count
@@ -123,7 +126,8 @@ class ReadModel:
             raw = self.node.info_server().get("redis_version")
             version = None if raw is None else str(raw)
         with contextlib.suppress(RedisError):
-            shas = [hashlib.sha1(source(n).encode()).hexdigest() for n in HEALTH_SCRIPTS]
+            texts = [source(n, self.node.cluster) for n in HEALTH_SCRIPTS]
+            shas = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
             scripts = dict(zip(HEALTH_SCRIPTS, self.node.script_exists(shas), strict=True))
         return Health(
             status="ok",
@@ -174,8 +178,8 @@ class ReadModel:
             Count(value=round(sessions * scale), exact=False, sampled_keys=seen),
         )
 
-    def _minutes(
-        self, first: int, last: int, waits_per_minute: int
+    def minutes(
+        self, first: int, last: int, waits_per_minute: int = WAITS_PER_MINUTE
     ) -> list[tuple[int, list[float]]]:
         """(match count, wait samples) of each epoch minute in [first, last], two commands each."""
         pipe = self.client.pipeline(transaction=False)
@@ -191,20 +195,25 @@ class ReadModel:
             out.append((count, waits))
         return out
 
-    def stats(self, scan_budget: int | None = None) -> Stats:
+    def stats(
+        self, scan_budget: int | None = None, census: tuple[Count, Count] | None = None
+    ) -> Stats:
+        """``census``: (rooms, sessions) already counted (the totals count every pool of a
+        node in one SCAN, :mod:`pairchat_ops.pools`)."""
         now = self.node.time_ms()
         queues = self.queue_lengths()
-        rooms, sessions = self.census(scan_budget)
+        rooms, sessions = census or self.census(scan_budget)
         minute = now // 60000
         # Sliding windows over the per-minute buckets: the current bucket counts fully, the
         # oldest bucket in proportion to how much of it is still inside the window.
         elapsed = (now % 60000) / 60000
-        buckets = self._minutes(minute - 60, minute, WAITS_PER_MINUTE)
+        buckets = self.minutes(minute - 60, minute, WAITS_PER_MINUTE)
         counts = [c for c, _ in buckets]
         last_minute = counts[-1] + counts[-2] * (1 - elapsed)
         last_hour = sum(counts[1:]) + counts[0] * (1 - elapsed)
         waits = [ws for _, ws in buckets]
         return Stats(
+            pool=self.pool,
             time_ms=now,
             queues=queues,
             users_waiting=sum(q.length for q in queues),
@@ -230,11 +239,11 @@ class ReadModel:
             )
             for m, (count, waits) in zip(
                 range(first, current + 1),
-                self._minutes(first, current, WAITS_PER_MINUTE),
+                self.minutes(first, current, WAITS_PER_MINUTE),
                 strict=True,
             )
         ]
-        return Series(time_ms=now, minutes=points)
+        return Series(pool=self.pool, time_ms=now, minutes=points)
 
     # -- queues -------------------------------------------------------------------------------
 
@@ -267,6 +276,7 @@ class ReadModel:
             )
         end = offset + len(entries)
         return QueuePage(
+            pool=self.pool,
             gender=gender,
             preference=preference,
             name=name,
@@ -305,6 +315,7 @@ class ReadModel:
             )
         created = _int_or_none(fields.get("ts"))
         return Room(
+            pool=self.pool,
             room_id=room_id,
             members=members,
             created_ms=created,
@@ -345,6 +356,7 @@ class ReadModel:
             if session.queue:
                 entry = self._queue_entry(session.queue, user_id, now)
         return User(
+            pool=self.pool,
             user_id=user_id,
             session=session,
             room=room,
@@ -386,6 +398,7 @@ class ReadModel:
             f = {as_text(k): as_text(v) for k, v in raw.items()}
             reports.append(
                 Report(
+                    pool=self.pool,
                     id=as_text(entry_id),
                     reporter=f.get("reporter"),
                     reported=f.get("reported"),

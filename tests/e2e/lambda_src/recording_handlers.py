@@ -35,6 +35,34 @@ def _record(event: dict[str, Any], context: Any) -> None:
     _redis.rpush("events", json.dumps(seen))
 
 
+def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A REQUEST authorizer driven by ``?authz=``: allow (default), deny, unauthorized,
+    boom (fails), nested (a context API Gateway refuses), elsewhere (allows another ARN)."""
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+    _redis.rpush("authorizer", json.dumps(event))
+    mode = (event.get("queryStringParameters") or {}).get("authz", "allow")
+    if mode == "unauthorized":
+        raise Exception("Unauthorized")
+    if mode == "boom":
+        raise RuntimeError("authorizer failed")
+    arn = event["methodArn"]
+    effect = "Deny" if mode == "deny" else "Allow"
+    resource = arn.rsplit("/", 2)[0] + "/other/$connect" if mode == "elsewhere" else arn
+    ctx: dict[str, Any] = {"who": "tester", "n": 7, "flag": True}
+    if mode == "nested":
+        ctx["bad"] = {"x": 1}
+    return {
+        "principalId": "tester",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
+        },
+        "context": ctx,
+    }
+
+
 def on_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _record(event, context)
     query = event.get("queryStringParameters") or {}

@@ -149,3 +149,45 @@ def test_dashboard_charts_live_data(
             assert "503" in (page.text_content("#status") or "")
         finally:
             browser.close()
+
+
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is installed by system-deps.sh")
+def test_dashboard_offers_the_pools_and_narrows_to_one(
+    ops: FastAPI, ops_server: str, settings: Settings, redis_client: redis.Redis
+) -> None:
+    from dataclasses import replace
+
+    from playwright.sync_api import sync_playwright
+
+    from pairchat.domain.store import ChatStore
+    from tests.conftest import RecordingNotifier
+
+    pooled = replace(settings, pools=("en", "es"))
+    override(ops, pooled, redis_client)
+    for pool, waiters in (("en", 1), ("es", 3)):
+        svc = ChatService(ChatStore(redis_client, pooled, pool), RecordingNotifier(), pooled)
+        for i in range(waiters):
+            svc.connect(f"{pool}{i}", f"u-{pool}{i}")
+            svc.join(f"{pool}{i}", "male", "male" if i == 0 else "female")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{ops_server}/ops/?refresh=300")
+            page.wait_for_function("window.pairchatDashboard.updates >= 1", timeout=15_000)
+            assert page.is_visible("#pool-picker")
+            options = page.eval_on_selector_all("#pool option", "os => os.map((o) => o.value)")
+            assert options == ["", "en", "es"]
+            assert page.text_content("#users-waiting") == "4"  # every pool
+            assert page.locator("#pools tbody tr").count() == 2
+            page.select_option("#pool", "es")
+            page.wait_for_function(
+                "document.getElementById('users-waiting').textContent === '3'", timeout=10_000
+            )
+            assert "pool=es" in page.url
+            page.wait_for_function("document.getElementById('pools-section').hidden")
+            assert errors == []
+        finally:
+            browser.close()

@@ -38,6 +38,7 @@ ROUTE_HANDLERS = {
     "$disconnect": "pairchat.handlers.ws.on_disconnect",
 }
 MESSAGE_HANDLER = "pairchat.handlers.ws.on_message"
+AUTHORIZER_HANDLER = "pairchat.handlers.authorizer.handler"
 #: Routes whose frames the clients send: the protocol's actions plus the catch-all.
 EXPECTED_ROUTES = {"$connect", "$disconnect", "$default", *ACTIONS}
 
@@ -175,6 +176,42 @@ def test_handlers_import_from_code_uri_as_lambda_would(template: dict[str, Any])
 
 
 # -- permissions --------------------------------------------------------------------------------
+
+
+def test_connect_runs_the_authorizer_first(template: dict[str, Any]) -> None:
+    """The $connect route is guarded by the REQUEST authorizer whose context every later event
+    carries (pools, identity); it is the only route that may have one (API Gateway's rule)."""
+    authorizers = of_type(template, "AWS::ApiGatewayV2::Authorizer")
+    assert len(authorizers) == 1
+    ((authorizer_id, authorizer),) = authorizers.items()
+    props = authorizer["Properties"]
+    assert props["ApiId"] == {"Ref": API} and props["AuthorizerType"] == "REQUEST"
+    # anonymous and optional connections carry no token: an identity source would 401 them
+    assert "IdentitySource" not in props
+    uri = props["AuthorizerUri"]["Fn::Sub"]
+    fn_refs = [r.removesuffix(".Arn") for r in sub_refs(uri) if r.endswith(".Arn")]
+    assert fn_refs == ["AuthorizerFunction"] and uri.endswith("/invocations")
+    assert function_prop(template, "AuthorizerFunction", "Handler") == AUTHORIZER_HANDLER
+    for key, (route_id, _function) in routes(template).items():
+        route = template["Resources"][route_id]["Properties"]
+        if key == "$connect":
+            assert route["AuthorizationType"] == "CUSTOM"
+            assert route["AuthorizerId"] == {"Ref": authorizer_id}
+        else:
+            assert "AuthorizerId" not in route, key
+    (permission,) = [
+        p["Properties"]
+        for p in of_type(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Ref": "AuthorizerFunction"}
+    ]
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["SourceArn"]["Fn::Sub"].endswith(f"/authorizers/${{{authorizer_id}}}")
+    # it reads the token secret; the $connect function no longer does
+    policies = function_prop(template, "AuthorizerFunction", "Policies")
+    assert "SSMParameterReadPolicy" in json.dumps(policies)
+    assert "SSMParameterReadPolicy" not in json.dumps(
+        function_prop(template, "ConnectFunction", "Policies")
+    )
 
 
 def test_one_invoke_permission_per_function_scoped_to_this_stage(template: dict[str, Any]) -> None:
@@ -323,6 +360,7 @@ def test_environment_is_what_settings_reads(template: dict[str, Any]) -> None:
         assert settings.redis_cluster is True
         assert settings.redis_url.startswith("rediss://"), "ElastiCache Serverless is TLS only"
         assert settings.key_prefix == params["KeyPrefix"]["Default"]
+        assert settings.pools == tuple(params["Pools"]["Default"].split(","))
         assert settings.session_ttl_s == int(params["SessionTtlSeconds"]["Default"])
         assert settings.max_text_chars == int(params["MaxMessageChars"]["Default"])
         assert settings.management_endpoint == (
@@ -366,3 +404,22 @@ def test_cache_is_serverless_tls_in_private_subnets(template: dict[str, Any]) ->
     assert "SecurityGroupIngress" not in sg
     vpc = template["Globals"]["Function"]["VpcConfig"]
     assert vpc["SubnetIds"] == props["SubnetIds"], "functions and cache share the subnets"
+
+
+@pytest.mark.parametrize(
+    "pools",
+    ["default", "en,es,de,pt-br", "EN", "en,,es", "en es", "a" * 33, ""],
+)
+def test_pools_parameter_admits_only_what_the_code_accepts(
+    template: dict[str, Any], pools: str
+) -> None:
+    param = template["Parameters"]["Pools"]
+    allowed = re.fullmatch(param["AllowedPattern"], pools) is not None
+    try:
+        Settings.from_env({"POOLS": pools})
+        accepted = True
+    except SettingsError:
+        accepted = False
+    assert not allowed or accepted, f"the template admits {pools!r}, which the code refuses"
+    # (a pattern cannot say "no name twice": a duplicate fails at the first cold start)
+    assert allowed == (pools in ("default", "en,es,de,pt-br"))

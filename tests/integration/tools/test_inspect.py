@@ -53,7 +53,7 @@ def test_queue_room_and_user_views(
     service.join("w", "male", "male")
     assert main(inspect(settings, "queue", "male", "male")) == 0
     out = capsys.readouterr().out
-    assert "wait:chat:male:male: 1 waiting" in out and waiter in out
+    assert "wait:chat:male:male (pool default): 1 waiting" in out and waiter in out
 
     a = service.connect("a")
     service.connect("b")
@@ -84,3 +84,38 @@ def test_missing_things_and_unreachable_redis_exit_non_zero(
     assert "redis unavailable" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["inspect", "queue", "robot", "any"])
+
+
+def test_pools_one_pool_and_every_pool(
+    settings: Settings,
+    redis_client: object,
+    notifier: RecordingNotifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dataclasses import replace
+
+    from pairchat.domain.store import ChatStore
+
+    monkeypatch.setenv("POOLS", "en,es")
+    pooled = replace(settings, pools=("en", "es"))
+    for pool, n in (("en", 1), ("es", 2)):
+        svc = ChatService(ChatStore(redis_client, pooled, pool), notifier, pooled)  # type: ignore[arg-type]
+        for i in range(n):
+            svc.connect(f"{pool}{i}", f"u-{pool}{i}")
+            svc.join(f"{pool}{i}", "male", "male" if i == 0 else "female")
+    assert main(inspect(settings, "pools", "--json")) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [p["pool"] for p in listed] == ["en", "es"]
+    assert main(inspect(settings, "stats", "--pool", "es", "--json")) == 0
+    assert json.loads(capsys.readouterr().out)["users_waiting"] == 2
+    assert main(inspect(settings, "stats")) == 0
+    out = capsys.readouterr().out
+    assert "every pool" in out and "Pools" in out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") >= 3}
+    assert rows["users waiting"].split("│")[2].strip() == "3"
+    assert rows["es"].split("│")[2].strip() == "2"
+    assert main(inspect(settings, "queue", "male", "male", "--pool", "es")) == 0
+    assert "u-es0" in capsys.readouterr().out
+    assert main(inspect(settings, "stats", "--pool", "fr")) == 1
+    assert "no such pool" in capsys.readouterr().err

@@ -146,3 +146,51 @@ def test_compatibility_is_mutual() -> None:
     assert compatible("male", "any", "female", "any")
     assert not compatible("male", "female", "female", "female")
     assert not compatible("male", "male", "female", "any")
+
+
+def test_each_pool_is_its_own_hash_tag_and_the_default_keeps_todays_keys() -> None:
+    """The rule docs/redis.md states: `:<pool>:<first 4 hex of sha256(pool)>` goes inside the
+    hash tag, so keys of different pools are in different tags by construction (and, through
+    the mix, in slots that do not follow the spelling), and the pool `default` keeps
+    KEY_PREFIX, today's keys."""
+    from pairchat.settings import Settings, hash_tag
+
+    s = Settings(pools=("default", "en", "pt-br"))
+    keys = {pool: Keys(s.prefix_for(pool)) for pool in s.pools}
+    assert keys["default"].session("u") == "{pairchat}:sess:u"
+    assert keys["en"].session("u") == "{pairchat:en:dbd3}:sess:u"
+    assert keys["pt-br"].queue("male", "any") == "{pairchat:pt-br:1b73}:wait:chat:male:any"
+    assert keys["en"].blocks("u") == "{pairchat:en:dbd3}:block:u"
+    tags = {pool: hash_tag(k.prefix) for pool, k in keys.items()}
+    assert len(set(tags.values())) == len(tags)
+
+
+def test_the_mix_spreads_language_codes_that_crc16_alone_would_bunch() -> None:
+    """With the bare name in the tag, CRC16 (linear) puts en, es, de, fr, it and pt-br within
+    slots 7432..9573: one node of a 3-node cluster. With the mix they spread."""
+    from redis.crc import key_slot
+
+    from pairchat.settings import Settings
+
+    names = ("en", "es", "de", "fr", "it", "pt-br")
+    bare = [key_slot(f"{{pairchat:{n}}}:".encode()) for n in names]
+    assert all(5461 <= s <= 10922 for s in bare)  # the middle third: one node
+    s = Settings(pools=names)
+    mixed = [key_slot(s.prefix_for(n).encode()) for n in names]
+    thirds = {min(slot * 3 // 16384, 2) for slot in mixed}
+    assert len(thirds) >= 2 and max(mixed) - min(mixed) > 8192
+
+
+def test_cluster_mode_scripts_carry_a_shebang_so_a_second_slot_is_refused() -> None:
+    """Redis 7 refuses cross-slot access (even on one node) only in scripts with a shebang;
+    the clean-up scripts keep running on a full cache (allow-oom), the others are refused
+    whole before any write. A plain server (and fakeredis under `pairchat dev`) gets none."""
+    from pairchat.domain.scripts import CLUSTER_FLAGS
+
+    for name in SCRIPT_NAMES:
+        plain, clustered = source(name), source(name, True)
+        assert not plain.startswith("#!")
+        first, _, rest = clustered.partition("\n")
+        assert rest == plain
+        assert first == ("#!lua flags=allow-oom" if name in CLUSTER_FLAGS else "#!lua"), name
+    assert set(CLUSTER_FLAGS) == {"leave", "reap", "sweep"}

@@ -235,7 +235,9 @@ def _ops_app(skip: bool) -> Any:
     return getattr(module, "app", None)
 
 
-def _banner(url_host: str, port: int, redis: RedisInfo, wiring: Wiring, ops: bool) -> str:
+def _banner(
+    url_host: str, port: int, redis: RedisInfo, wiring: Wiring, ops: bool, pools: tuple[str, ...]
+) -> str:
     base = f"http://{url_host}:{port}"
     lines = [
         "",
@@ -248,7 +250,10 @@ def _banner(url_host: str, port: int, redis: RedisInfo, wiring: Wiring, ops: boo
         lines.append(f"  Ops API         {base}/ops/")
     lines += [
         f"  Redis           {redact(redis.description)}",
-        f"  Wiring          {len(wiring.routes)} routes from {wiring.template}",
+        f"  Wiring          {len(wiring.routes)} routes"
+        + (" and the $connect authorizer" if wiring.authorizer else "")
+        + f" from {wiring.template}",
+        f"  Pools           {', '.join(pools)} (?pool=<name> on the WebSocket URL)",
         "  Press Ctrl-C to stop.",
         "",
     ]
@@ -340,12 +345,18 @@ def _serve(
     import uvicorn
 
     from pairchat.domain.protocol import MAX_FRAME_BYTES
+    from pairchat.settings import Settings, SettingsError
     from pairchat_tools.local.gateway import Gateway, GatewayOptions
     from pairchat_tools.local.throttle import ThrottleLimits
     from pairchat_tools.local.ws_protocol import WebSocketProtocol
 
+    try:  # what the handlers will read: refuse a bad POOLS before serving anything
+        pools = Settings.from_env().pools
+    except SettingsError as exc:
+        print(f"pairchat dev: {exc}", file=sys.stderr)
+        return 2
     ops = _ops_app(args.no_ops)
-    banner = _banner(url_host, port, redis, wiring, ops is not None)
+    banner = _banner(url_host, port, redis, wiring, ops is not None, pools)
     if keys is not None:  # bound beyond loopback: how to sign Management API requests
         key = f"  Management key  SigV4, access key {keys[0]}, secret {keys[1]} (this run only)"
         banner = f"{banner.rstrip()}\n{key}\n"
@@ -370,6 +381,7 @@ def _serve(
                 max(1, args.throttle_burst),
                 max(0, args.max_in_flight),
             ),
+            pools=pools,
         ),
         on_ready=ready,
     )

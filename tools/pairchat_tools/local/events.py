@@ -64,6 +64,7 @@ class Connection:
     """One accepted socket, as the gateway and the Management API see it."""
 
     __slots__ = (
+        "authorizer",
         "close_code",
         "close_reason",
         "closed",
@@ -102,6 +103,9 @@ class Connection:
         self.tokens_mono = self.connected_mono
         self.notices = 0
         self.throttled = False
+        #: What the ``$connect`` authorizer allowed it with: every event carries it as
+        #: ``requestContext.authorizer`` (None: no authorizer on this API).
+        self.authorizer: dict[str, Any] | None = None
 
 
 def _query(raw: bytes) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
@@ -124,7 +128,7 @@ class EventShaper:
 
     def context(self, conn: Connection, route: str, event_type: str, now: float) -> dict[str, Any]:
         rid = new_id()
-        return {
+        context = {
             "routeKey": route,
             "eventType": event_type,
             "extendedRequestId": rid,
@@ -142,6 +146,9 @@ class EventShaper:
             "connectionId": conn.id,
             "apiId": self.api_id,
         }
+        if conn.authorizer is not None:
+            context["authorizer"] = dict(conn.authorizer)
+        return context
 
     def connect(self, scope: Scope, send: Send) -> tuple[Connection, dict[str, Any]]:
         """A new connection for an upgrade request, and its ``$connect`` event."""

@@ -1,6 +1,8 @@
 """An API Gateway WebSocket API emulator, as one ASGI app.
 
-- ``/ws``: the WebSocket endpoint. Each connection gets an id in API Gateway's format; each
+- ``/ws``: the WebSocket endpoint. Each connection gets an id in API Gateway's format; a
+  ``$connect`` guarded by a REQUEST authorizer runs it first (``authorizer.py``), and its
+  context rides on every later event of the connection; each
   frame is routed by the template's RouteSelectionExpression to the function template.yaml
   wires to that route, with an event shaped like API Gateway's (``events.py``) and a
   Lambda-like context (``lambda_runtime.py``). Handlers run through an ``invokers.Invoker``:
@@ -27,11 +29,12 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from pairchat_tools.local import authorizer
 from pairchat_tools.local.events import Connection, EventShaper, new_id, select_route
 from pairchat_tools.local.guard import request_host
 from pairchat_tools.local.invokers import Invoker, ThreadInvoker
 from pairchat_tools.local.management_api import ManagementApi
-from pairchat_tools.local.template_wiring import Wiring
+from pairchat_tools.local.template_wiring import AUTHORIZER_ROUTE, Wiring
 from pairchat_tools.local.throttle import MAX_PENDING_NOTICES, TOO_MANY_REQUESTS, ThrottleLimits
 from pairchat_tools.local.workers import WorkerPool
 
@@ -78,6 +81,8 @@ class GatewayOptions:
     management_credentials: tuple[str, str] | None = None
     #: Per-connection token bucket and in-flight cap (``throttle.py``).
     throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
+    #: The matching pools (``POOLS``), served as ``/pools.json`` for the chat page's select.
+    pools: tuple[str, ...] = ()
 
 
 def make_invoker(wiring: Wiring, options: GatewayOptions) -> Invoker:
@@ -205,7 +210,7 @@ class Gateway:
             await self._refuse(send, 414, {"body": '{"message": "URI Too Long"}'})
             return
         conn, event = self.events.connect(scope, send)
-        status, result = await self._connect(event)
+        status, result = await self._connect(conn, event)
         if not 200 <= status < 300:
             await self._refuse(send, status, result)
             return
@@ -238,9 +243,15 @@ class Gateway:
                 code, reason = conn.close_code, conn.close_reason
             await self._disconnect(conn, code, reason)
 
-    async def _connect(self, event: dict[str, Any]) -> tuple[int, Any]:
+    async def _connect(self, conn: Connection, event: dict[str, Any]) -> tuple[int, Any]:
         if "$connect" not in self.routes:
             return 200, None
+        if self.wiring.authorizer is not None:
+            decision = await self._authorize(event)
+            if decision.status != 200:
+                return decision.status, {"body": decision.body}
+            conn.authorizer = decision.context
+            event["requestContext"]["authorizer"] = dict(decision.context or {})
         ok, result = await self.invoker.call("$connect", event)
         if not ok:  # the invoker logged it
             return 500, None
@@ -251,6 +262,19 @@ class Gateway:
             return int(status), result
         except (TypeError, ValueError):
             return 500, result
+
+    async def _authorize(self, event: dict[str, Any]) -> authorizer.Decision:
+        """The ``$connect`` authorizer, as API Gateway runs it (``authorizer.py``)."""
+        spec = self.wiring.authorizer
+        assert spec is not None
+        if authorizer.identity_missing(spec, event):
+            return authorizer.Decision(401, authorizer.UNAUTHORIZED)
+        arn = authorizer.method_arn(self.options.region, self.api_id, self.stage)
+        started = time.monotonic()
+        ok, result = await self.invoker.call(AUTHORIZER_ROUTE, authorizer.request_event(event, arn))
+        if not ok:  # the invoker logged it
+            return authorizer.Decision(500, authorizer.INTERNAL)
+        return authorizer.decide(result, arn, round((time.monotonic() - started) * 1000))
 
     async def _refuse(self, send: Send, status: int, result: Any) -> None:
         try:
@@ -348,10 +372,18 @@ class Gateway:
 
     def _build_fallback(self) -> ASGIApp:
         from starlette.applications import Starlette
-        from starlette.routing import BaseRoute, Mount
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import BaseRoute, Mount, Route
         from starlette.staticfiles import StaticFiles
 
-        routes: list[BaseRoute] = []
+        pools = list(self.options.pools)
+
+        async def pool_list(request: Request) -> JSONResponse:
+            """What the chat page offers: the first pool is where a client naming none goes."""
+            return JSONResponse({"pools": pools})
+
+        routes: list[BaseRoute] = [Route("/pools.json", pool_list)]
         if self.options.ops_app is not None:
             routes.append(Mount("/ops", app=self.options.ops_app))
         routes.append(Mount("/", app=StaticFiles(directory=self.options.static_dir, html=True)))

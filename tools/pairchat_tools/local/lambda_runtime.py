@@ -18,7 +18,7 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
-from pairchat_tools.local.template_wiring import FunctionSpec, Wiring
+from pairchat_tools.local.template_wiring import AUTHORIZER_ROUTE, FunctionSpec, Wiring
 
 log = logging.getLogger("pairchat_tools.local.lambda_runtime")
 
@@ -72,7 +72,7 @@ class HandlerHost:
     def __init__(self, wiring: Wiring, region: str) -> None:
         self.region = region
         self.handlers: dict[str, tuple[FunctionSpec, Handler]] = {}
-        for route, spec in wiring.routes.items():
+        for route, spec in wiring.invocables().items():
             self.handlers[route] = (spec, self._load(spec))
         self._cold = {spec.module for spec, _ in self.handlers.values()}
         self._cold_lock = threading.Lock()
@@ -87,7 +87,21 @@ class HandlerHost:
 
     def call(self, route: str, event: dict[str, Any]) -> Any:
         """One invocation, in a pool thread. The first one per module runs alone: a cold
-        start builds the module's clients once, as in a fresh Lambda container."""
+        start builds the module's clients once, as in a fresh Lambda container.
+
+        An authorizer that fails is an answer, not a crash: API Gateway reads the function's
+        error (``Unauthorized`` means 401), so its failure comes back as
+        ``{"errorMessage": ..., "errorType": ...}``, Lambda's error response."""
+        if route == AUTHORIZER_ROUTE:
+            try:
+                return self._call(route, event)
+            except Exception as exc:
+                if str(exc) != "Unauthorized":
+                    log.exception("the $connect authorizer failed")
+                return {"errorMessage": str(exc), "errorType": type(exc).__name__}
+        return self._call(route, event)
+
+    def _call(self, route: str, event: dict[str, Any]) -> Any:
         spec, handler = self.handlers[route]
         context = LambdaContext(spec, self.region)
         started = time.monotonic()

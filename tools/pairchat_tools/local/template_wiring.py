@@ -22,6 +22,11 @@ WEBSOCKET_API = "AWS::ApiGatewayV2::Api"
 ROUTE = "AWS::ApiGatewayV2::Route"
 ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
 INTEGRATION = "AWS::ApiGatewayV2::Integration"
+AUTHORIZER = "AWS::ApiGatewayV2::Authorizer"
+#: The key the authorizer's function is invoked under (no route can have it: not an action).
+AUTHORIZER_ROUTE = "$connect authorizer"
+#: Identity sources the emulator checks (API Gateway answers 401 when one is missing).
+_IDENTITY_SOURCE = re.compile(r"^route\.request\.(querystring|header)\.([\w.-]+)$")
 STAGE = "AWS::ApiGatewayV2::Stage"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
@@ -99,6 +104,16 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class AuthorizerSpec:
+    """A REQUEST Lambda authorizer on ``$connect`` (the only route that may have one)."""
+
+    logical_id: str
+    function: FunctionSpec
+    #: (``querystring`` | ``header``, name) pairs every request must carry, else 401.
+    identity_source: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Wiring:
     template: Path
     api_id: str
@@ -109,6 +124,8 @@ class Wiring:
     routes: dict[str, FunctionSpec]
     #: Routes with a route response: the handler's ``body`` goes back to the client.
     two_way: frozenset[str] = field(default_factory=frozenset)
+    #: The REQUEST authorizer of ``$connect``, when the route names one.
+    authorizer: AuthorizerSpec | None = None
 
     @property
     def selection_path(self) -> tuple[str, ...]:
@@ -121,9 +138,17 @@ class Wiring:
             )
         return tuple(self.selection_expression[len(prefix) :].split("."))
 
+    def invocables(self) -> dict[str, FunctionSpec]:
+        """What the emulator invokes: every route, and the authorizer under
+        :data:`AUTHORIZER_ROUTE`."""
+        out = dict(self.routes)
+        if self.authorizer is not None:
+            out[AUTHORIZER_ROUTE] = self.authorizer.function
+        return out
+
     def functions(self) -> list[FunctionSpec]:
         seen: dict[str, FunctionSpec] = {}
-        for spec in self.routes.values():
+        for spec in self.invocables().values():
             seen.setdefault(spec.logical_id, spec)
         return list(seen.values())
 
@@ -262,6 +287,7 @@ def read_wiring(path: Path) -> Wiring:
 
     routes: dict[str, FunctionSpec] = {}
     route_ids: dict[str, str] = {}
+    connect_props: dict[str, Any] | None = None
     for rid, res in resources.items():
         if res.get("Type") != ROUTE:
             continue
@@ -280,6 +306,15 @@ def read_wiring(path: Path) -> Wiring:
             raise WiringError(f"integration {integration} does not invoke a function here")
         routes[key] = function(fn_id)
         route_ids[rid] = key
+        if key == "$connect":
+            connect_props = props
+
+    authorizer = None
+    if (
+        connect_props is not None
+        and resolver.value(connect_props.get("AuthorizationType")) == "CUSTOM"
+    ):
+        authorizer = _authorizer(resources, connect_props, resolver, function, props_of)
 
     two_way = set()
     for res in resources.values():
@@ -306,8 +341,40 @@ def read_wiring(path: Path) -> Wiring:
         stage=stage,
         routes=routes,
         two_way=frozenset(two_way),
+        authorizer=authorizer,
     )
     return wiring
+
+
+def _authorizer(
+    resources: Mapping[str, Any],
+    route: Mapping[str, Any],
+    resolver: _Resolver,
+    function: Any,
+    props_of: Any,
+) -> AuthorizerSpec:
+    """The REQUEST authorizer a CUSTOM ``$connect`` route names, resolved to its function."""
+    auth_id = _only(resources, references(route.get("AuthorizerId")), (AUTHORIZER,))
+    if auth_id is None:
+        raise WiringError(
+            "$connect is CUSTOM-authorized but names no AWS::ApiGatewayV2::Authorizer"
+        )
+    props = props_of(auth_id)
+    kind = resolver.value(props.get("AuthorizerType"))
+    if kind != "REQUEST":
+        raise WiringError(
+            f"authorizer {auth_id}: the emulator runs REQUEST authorizers, not {kind}"
+        )
+    fn_id = _only(resources, references(props.get("AuthorizerUri")), FUNCTION_TYPES)
+    if fn_id is None:
+        raise WiringError(f"authorizer {auth_id} does not invoke a function here")
+    sources = []
+    for raw in props.get("IdentitySource") or []:
+        match = _IDENTITY_SOURCE.match(resolver.value(raw) or "")
+        if match is None:
+            raise WiringError(f"authorizer {auth_id}: unsupported identity source {raw!r}")
+        sources.append((match.group(1), match.group(2)))
+    return AuthorizerSpec(auth_id, function(fn_id), tuple(sources))
 
 
 def default_template() -> Path:

@@ -1,30 +1,52 @@
 """The domain's :class:`~pairchat.domain.service.Telemetry` as Powertools (CloudWatch EMF) metrics,
-shared by every Lambda entry point."""
+shared by every Lambda entry point.
+
+Pools: every metric keeps its one ``service`` dimension (the dashboard and alarms read those
+totals). Only :data:`POOL_METRICS`, the numbers that differ between a busy pool and a quiet
+one, are also emitted with a ``pool`` dimension, and only when more than one pool is
+configured. Each (metric, pool) pair is a custom metric CloudWatch bills monthly, so per-pool
+copies of every metric would cost ~15 x pools metrics; three keep it at 3 x pools (at most
+``MAX_POOLS``). The rest of the per-pool picture comes from the ops API (``/stats?pool=``).
+"""
 
 from __future__ import annotations
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+#: Emitted per pool as well: demand, success, and how long a user of that pool waits.
+POOL_METRICS = frozenset({"Joins", "Matches", "WaitBeforeMatch"})
+
 
 class PowertoolsTelemetry:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, pool: str | None = None) -> None:
         self._metrics = metrics
+        #: None: a single-pool deployment, no pool dimension at all.
+        self.pool = pool
+
+    def _single(
+        self, name: str, unit: MetricUnit, value: float, dimension: str, label: str
+    ) -> None:
+        with single_metric(
+            name=name,
+            unit=unit,
+            value=value,
+            namespace=self._metrics.namespace,
+            default_dimensions=self._metrics.default_dimensions,
+        ) as metric:
+            metric.add_dimension(name=dimension, value=label)
 
     def count(self, name: str, value: float = 1) -> None:
         if name.startswith("Error_"):
             # One "Errors" metric with the code as a dimension: one dashboard search graphs
             # every code, and a new code needs no new widget.
-            with single_metric(
-                name="Errors",
-                unit=MetricUnit.Count,
-                value=value,
-                namespace=self._metrics.namespace,
-                default_dimensions=self._metrics.default_dimensions,
-            ) as metric:
-                metric.add_dimension(name="code", value=name.removeprefix("Error_"))
+            self._single("Errors", MetricUnit.Count, value, "code", name.removeprefix("Error_"))
             return
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        if self.pool is not None and name in POOL_METRICS:
+            self._single(name, MetricUnit.Count, value, "pool", self.pool)
 
     def timing(self, name: str, milliseconds: float) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)
+        if self.pool is not None and name in POOL_METRICS:
+            self._single(name, MetricUnit.Milliseconds, milliseconds, "pool", self.pool)

@@ -1,4 +1,4 @@
-"""Node-level commands in cluster mode: sent to the node that owns pairchat's hash slot.
+"""Node-level commands in cluster mode: sent to the node that owns a pool's hash slot.
 
 Kept free of pydantic and FastAPI so the sweeper needs nothing beyond the chat functions'
 dependencies.
@@ -27,6 +27,13 @@ class SlotNode:
         self.client = client
         self.anchor_key = anchor_key
         self.cluster = hasattr(client, "get_node_from_key")
+
+    @property
+    def name(self) -> str:
+        """The node's name (``host:port``) in cluster mode; '' for a plain server."""
+        if not self.cluster:
+            return ""
+        return str(self.client.get_node_from_key(self.anchor_key).name)
 
     def _target(self) -> dict[str, Any]:
         if not self.cluster:

@@ -16,6 +16,13 @@ fails loudly instead of shifting the others.
 
 redis-py's ``register_script`` sends EVALSHA and, on NOSCRIPT (after a failover or a
 ``SCRIPT FLUSH``), loads the script and retries: one round trip in the normal case.
+
+In cluster mode every script is registered with a ``#!lua`` shebang. Redis 7 (and Valkey)
+then refuse a script that touches a second slot even when both slots sit on the same node
+(without a shebang it allows that, for old scripts' sake). Every key of a pool shares the
+pool's hash tag, so a key built from another pool's prefix fails loudly instead of quietly
+writing into another pool. A shebang script is refused whole when the cache is out of
+memory, before any write; the clean-up scripts (they free memory) say ``allow-oom``.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ SCRIPT_NAMES = (
     "block",
     "reap",
     "sweep",
+    "mirror_block",
 )
 
 #: Per script, per reply status: the field names in the order the script sends them.
@@ -87,6 +95,7 @@ REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
         "reaped": ("room_id", "survivor_id", "survivor_connection"),
     },
     "sweep": {"ok": ("removed", "checked")},
+    "mirror_block": {"ok": ("added",)},
 }
 
 _SCRIPT_LINE = re.compile(r"user_script:(\d+)")
@@ -128,11 +137,12 @@ class Spliced:
             return self.origin[line - 1]
         return (f"{self.name}.lua(spliced)", line)
 
-    def explain(self, message: str) -> str:
-        """A Redis error message with each ``user_script:<n>`` followed by its real place."""
+    def explain(self, message: str, shebang: bool = False) -> str:
+        """A Redis error message with each ``user_script:<n>`` followed by its real place
+        (Redis counts a shebang as line 1)."""
 
         def place(m: re.Match[str]) -> str:
-            file, line = self.locate(int(m.group(1)))
+            file, line = self.locate(int(m.group(1)) - shebang)
             where = f"{file}:{line}"
             if file != f"{self.name}.lua":
                 where += f" in {self.name}.lua"
@@ -163,9 +173,26 @@ def spliced(name: str) -> Spliced:
     return Spliced(name, "\n".join(lines) + "\n", tuple(origin))
 
 
-def source(name: str) -> str:
-    """The script's text with its includes spliced in (what SCRIPT LOAD gets)."""
-    return spliced(name).text
+#: Shebang flags of the scripts that must run when the cache is full (they only free memory).
+CLUSTER_FLAGS: Final = {"leave": "allow-oom", "reap": "allow-oom", "sweep": "allow-oom"}
+
+
+def is_cluster(client: object) -> bool:
+    """A ``RedisCluster`` (or anything that routes keys to nodes)."""
+    return hasattr(client, "get_node_from_key")
+
+
+def shebang(name: str) -> str:
+    """The first line a script gets in cluster mode (the module docstring says why)."""
+    flags = CLUSTER_FLAGS.get(name)
+    return f"#!lua flags={flags}" if flags else "#!lua"
+
+
+def source(name: str, cluster: bool = False) -> str:
+    """The script's text with its includes spliced in (what SCRIPT LOAD gets); with the
+    ``#!lua`` shebang in cluster mode."""
+    text = spliced(name).text
+    return f"{shebang(name)}\n{text}" if cluster else text
 
 
 @dataclass(frozen=True)
@@ -201,7 +228,11 @@ class Scripts:
     """The registered scripts of one Redis client."""
 
     def __init__(self, client: ScriptingClient, names: Sequence[str] = SCRIPT_NAMES) -> None:
-        self._scripts: dict[str, Any] = {n: client.register_script(source(n)) for n in names}
+        cluster = is_cluster(client)
+        self._shebang = cluster
+        self._scripts: dict[str, Any] = {
+            n: client.register_script(source(n, cluster)) for n in names
+        }
 
     def run(self, name: str, key: str, args: Sequence[str | int | float]) -> Reply:
         """Runs a script and decodes its reply. A Redis error raised while it ran names the
@@ -212,5 +243,5 @@ class Scripts:
             message = str(error)
             if not _SCRIPT_LINE.search(message):
                 raise
-            raise type(error)(spliced(name).explain(message)) from error
+            raise type(error)(spliced(name).explain(message, self._shebang)) from error
         return decode(name, raw)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,7 @@ class ChatService:
         room_ids: Callable[[], str] = new_room_id,
         text_filter: TextFilter | None = None,
         ice: IceConfig | None = None,
+        block_mirrors: Sequence[ChatStore] = (),
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -74,6 +75,8 @@ class ChatService:
         #: What ``matched`` tells a page about direct connections (bootstrap passes one that
         #: fetches the TURN secret from SSM).
         self.ice = ice or IceConfig(settings)
+        #: The stores of the other pools: a token user's block is written into each of them.
+        self.block_mirrors = tuple(block_mirrors)
 
     # -- connection lifecycle -------------------------------------------------------------
 
@@ -126,8 +129,10 @@ class ChatService:
 
     # -- client actions ---------------------------------------------------------------------
 
-    def handle(self, connection_id: str, command: Command) -> None:
-        """Runs one parsed client command. Domain refusals raise :class:`PairchatError`."""
+    def handle(self, connection_id: str, command: Command, authenticated: bool = False) -> None:
+        """Runs one parsed client command. Domain refusals raise :class:`PairchatError`.
+        ``authenticated``: the connection's id is a verified token's subject (as the
+        ``$connect`` authorizer decided), which stays the same in every pool."""
         if isinstance(command, Join):
             self.join(connection_id, command.gender, command.preference)
         elif isinstance(command, Next):
@@ -143,7 +148,7 @@ class ChatService:
         elif isinstance(command, Report):
             self.report(connection_id, command.reason)
         elif isinstance(command, Block):
-            self.block(connection_id)
+            self.block(connection_id, authenticated)
         else:  # pragma: no cover - exhaustive
             raise TypeError(f"unhandled command {command!r}")
 
@@ -218,10 +223,14 @@ class ChatService:
             self.telemetry.count("Reports")
         self._post_or_drop(connection_id, frame("reported", roomId=result.room_id))
 
-    def block(self, connection_id: str) -> None:
-        """Blocks the partner the server knows; a live room with it ends."""
+    def block(self, connection_id: str, authenticated: bool = False) -> None:
+        """Blocks the partner the server knows; a live room with it ends. A token user's
+        block is also written into every other pool (one script call each), so it holds
+        wherever the user goes; an anonymous id never recurs, so its block stays here."""
         result = self.store.block(connection_id)
         self.telemetry.count("Blocks")
+        if authenticated:
+            self._mirror_block(result.user_id, result.partner_id)
         if result.detail:
             self._tell_partner_left(result.detail, result.room_id)
         self._post_or_drop(connection_id, frame("blocked", roomId=result.room_id))
@@ -239,6 +248,16 @@ class ChatService:
     def alias(self, room_id: str, user_id: str) -> str:
         """The id strangers see for ``user_id`` in ``room_id`` (never the user id itself)."""
         return partner_alias(self.settings.alias_key, room_id, user_id)
+
+    def _mirror_block(self, user_id: str, blocked_id: str) -> None:
+        """Best effort: the block already holds in this pool; a pool that cannot be written
+        now is logged and counted, and the user is still told ``blocked``."""
+        for mirror in self.block_mirrors:
+            try:
+                mirror.mirror_block(user_id, blocked_id)
+            except Exception:
+                log.exception("could not mirror a block into pool %s", mirror.pool)
+                self.telemetry.count("BlockMirrorFailures")
 
     def _pair(self, connection_id: str, mode: JoinMode, gender: str, preference: str) -> None:
         result = self.store.match(connection_id, mode, gender, preference, self._room_ids())

@@ -108,10 +108,15 @@ class HeartbeatResult:
 
 
 class ChatStore:
-    def __init__(self, client: ScriptingClient, settings: Settings) -> None:
+    """The scripts of one pool: every key it names carries that pool's hash tag."""
+
+    def __init__(
+        self, client: ScriptingClient, settings: Settings, pool: str | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.pool = pool or settings.default_pool
+        self.keys = Keys(settings.prefix_for(self.pool))
         self.scripts = Scripts(client)
         self._session_ttl_ms = settings.session_ttl_s * 1000
         self._rate_window_ms = settings.rate_window_s * 1000
@@ -223,6 +228,16 @@ class ChatStore:
             user_id=r["user_id"],
             partner_id=r["blocked_id"],
             detail=r["partner_connection"],
+        )
+
+    def mirror_block(self, user_id: str, blocked_id: str) -> None:
+        """Writes a block made in another pool into this pool's slot (the pairing script
+        reads blocks only in its own slot): how a token user's block follows it."""
+        key = self.keys.blocks(user_id)
+        self.scripts.run(
+            "mirror_block",
+            key,
+            (self.keys.prefix, "", user_id, blocked_id, self.settings.block_ttl_s),
         )
 
     def reap(self, room_id: str) -> ReapResult:

@@ -17,6 +17,10 @@ are kept in Redis (``Keys.sweeper()``), so the next run resumes where this one s
 a full pass over any amount of data takes a bounded number of runs. Every write is checked
 inside a script, so two overlapping runs are harmless.
 
+Pools: each pool is its own slot, so each has its own sweeper (its cursors live in its own
+``sweeper`` hash); :class:`PoolSweeper` runs them one after the other, so a run's work is
+bounded by the number of pools times the bounds above.
+
 Lambda entry point: :mod:`pairchat.handlers.sweeper`, on an EventBridge schedule
 (template.yaml). By hand (or under ``pairchat dev``, which has no scheduler):
 ``pairchat sweep`` (:mod:`pairchat_tools.sweep`). Rooms are ended through
@@ -26,7 +30,7 @@ Lambda entry point: :mod:`pairchat.handlers.sweeper`, on an EventBridge schedule
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from pairchat.domain.keys import Keys
@@ -46,6 +50,9 @@ class SweepResult:
     #: Areas (queue names, ``rooms``) whose cursor came back to 0 in this run.
     passes_completed: int = 0
     duration_ms: float = 0.0
+    #: Per pool, when the run covered several (:class:`PoolSweeper`); the fields above are
+    #: then the totals.
+    pools: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,3 +137,22 @@ class Sweeper:
         telemetry.count("SweptQueueEntries", result.queue_entries_removed)
         telemetry.count("SweptRooms", result.rooms_reaped)
         telemetry.timing("SweepDuration", result.duration_ms)
+
+
+class PoolSweeper:
+    """One bounded pass over every pool, one pool's :class:`Sweeper` after another."""
+
+    def __init__(self, sweepers: dict[str, Sweeper]) -> None:
+        self.sweepers = sweepers
+
+    def run(self) -> SweepResult:
+        start = time.perf_counter()
+        total = SweepResult()
+        for pool, sweeper in self.sweepers.items():
+            result = sweeper.run()
+            for f in fields(SweepResult):
+                if f.name not in ("pools", "duration_ms"):
+                    setattr(total, f.name, getattr(total, f.name) + getattr(result, f.name))
+            total.pools[pool] = {k: v for k, v in result.as_dict().items() if k != "pools"}
+        total.duration_ms = round((time.perf_counter() - start) * 1000, 3)
+        return total

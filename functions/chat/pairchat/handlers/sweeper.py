@@ -9,16 +9,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pairchat.adapters.telemetry import PowertoolsTelemetry
 from pairchat.bootstrap import sweeper_from_settings
-from pairchat.domain.sweeper import Sweeper
+from pairchat.domain.sweeper import PoolSweeper
 from pairchat.settings import Settings
 
 logger = Logger()
 metrics = Metrics()
 
-_sweeper: Sweeper | None = None
+_sweeper: PoolSweeper | None = None
 
 
-def sweeper() -> Sweeper:
+def sweeper() -> PoolSweeper:
     """Created on the first invocation of a container and kept for the next ones."""
     global _sweeper
     if _sweeper is None:

@@ -1,10 +1,13 @@
 """The WebSocket routes' Lambda handlers.
 
-template.yaml wires ``$connect`` to :func:`on_connect`, ``$disconnect`` to
-:func:`on_disconnect`, and every message route (``join``, ``send``, ``signal``, ``next``,
-``leave``, ``heartbeat``, ``report``, ``block``, ``$default``) to :func:`on_message` (one
-function for every message route keeps one warm pool instead of nine). The ``handle_*``
-functions are the adapters proper: they take the service, so tests call them with their own.
+template.yaml wires ``$connect`` (after the authorizer, :mod:`pairchat.handlers.authorizer`)
+to :func:`on_connect`, ``$disconnect`` to :func:`on_disconnect`, and every message route
+(``join``, ``send``, ``signal``, ``next``, ``leave``, ``heartbeat``, ``report``, ``block``,
+``$default``) to :func:`on_message` (one function for every message route keeps one warm pool
+instead of nine). The ``handle_*`` functions are the adapters proper: they take the service,
+so tests call them with their own. The entry points pick the service of the connection's pool
+from ``requestContext.authorizer`` (:meth:`Runtime.service_for`): what the authorizer decided
+at ``$connect``, never a frame's field.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from redis.exceptions import RedisError
 
-from pairchat.adapters.auth import Authenticator, Refused, check_origin
+from pairchat.adapters.connection import ConnectionContext
 from pairchat.adapters.telemetry import PowertoolsTelemetry
 from pairchat.bootstrap import Runtime
 from pairchat.domain.errors import PairchatError, SessionExpired, Unavailable
@@ -38,34 +41,27 @@ def _connection_id(event: dict[str, Any]) -> str:
 # -- adapters -------------------------------------------------------------------------------
 
 
-#: Metric codes of refused upgrades (the Errors metric's ``code`` dimension).
-_REFUSAL_CODES = {401: "unauthorized", 403: "forbidden_origin", 503: "auth_unavailable"}
-
-
-def handle_connect(
-    event: dict[str, Any], service: ChatService, authenticator: Authenticator | None = None
-) -> Response:
-    """Checks the origin, decides the identity (verified token or server-generated) and
-    opens the session. A non-2xx refuses the upgrade: 403 origin, 401 token, 503 Redis.
-    The token and the query string are never logged."""
+def handle_connect(event: dict[str, Any], service: ChatService) -> Response:
+    """Opens the session of the identity and pool the ``$connect`` authorizer decided
+    (``requestContext.authorizer``; the authorizer already refused bad tokens and origins).
+    A non-2xx refuses the upgrade, writing nothing: 400 unknown pool, 503 Redis, 500 when
+    no authorizer ran (a deployment whose ``$connect`` is not guarded must not open
+    sessions for whoever asks)."""
     connection_id = _connection_id(event)
     settings = service.settings
-    auth = authenticator or Authenticator.from_settings(settings)
-    try:
-        check_origin(event.get("headers"), settings.allowed_origins)
-        token = (event.get("queryStringParameters") or {}).get("token")
-        identity = auth.identify(token if isinstance(token, str) else None)
-    except Refused as refusal:
-        logger.info("connect refused", extra={"status": refusal.status, "reason": refusal.reason})
-        code = _REFUSAL_CODES.get(refusal.status, "connect_refused")
-        service.telemetry.count(f"Error_{code}")
-        return {"statusCode": refusal.status}
-    except Exception:
-        # A bug or a broken deployment (e.g. PyJWT missing): refuse, never leak the event.
-        logger.exception("identity check failed")
+    ctx = ConnectionContext.from_event(event)
+    if ctx is None:
+        logger.error("no authorizer context on $connect: is the route's authorizer configured?")
+        return {"statusCode": 500}
+    if ctx.pool not in settings.pools:
+        logger.info("connect refused", extra={"status": 400, "reason": "unknown pool"})
+        service.telemetry.count("Error_unknown_pool")
+        return {"statusCode": 400}
+    if ctx.pool != service.store.pool:
+        logger.error("connect routed to another pool's service", extra={"pool": ctx.pool})
         return {"statusCode": 500}
     try:
-        user_id = service.connect(connection_id, identity.user_id, identity.authenticated)
+        user_id = service.connect(connection_id, ctx.user_id, ctx.authenticated)
     except RedisError:
         logger.exception("redis unavailable on connect")
         return {"statusCode": 503}
@@ -74,7 +70,10 @@ def handle_connect(
         service.telemetry.count("ManagementApiErrors")
         logger.warning("partner_back undeliverable")
         return OK
-    logger.info("connected", extra={"user_id": user_id, "authenticated": identity.authenticated})
+    logger.info(
+        "connected",
+        extra={"user_id": user_id, "authenticated": ctx.authenticated, "pool": ctx.pool},
+    )
     return OK
 
 
@@ -101,7 +100,8 @@ def handle_message(event: dict[str, Any], service: ChatService) -> Response:
         command, ref = parse_with_ref(
             event.get("body"), settings.max_text_chars, settings.max_report_chars
         )
-        service.handle(connection_id, command)
+        ctx = ConnectionContext.from_event(event)
+        service.handle(connection_id, command, authenticated=bool(ctx and ctx.authenticated))
     except PairchatError as error:
         if error.ref is None:
             error.ref = ref
@@ -144,7 +144,13 @@ def runtime() -> Runtime:
     """Created on the first invocation of a container and kept for the next ones."""
     global _runtime
     if _runtime is None:
-        _runtime = Runtime.from_settings(Settings.from_env(), PowertoolsTelemetry(metrics))
+        settings = Settings.from_env()
+        pooled = len(settings.pools) > 1
+
+        def telemetry(pool: str) -> PowertoolsTelemetry:
+            return PowertoolsTelemetry(metrics, pool if pooled else None)
+
+        _runtime = Runtime.from_settings(settings, telemetry)
     return _runtime
 
 
@@ -154,8 +160,7 @@ _CORRELATION = "requestContext.connectionId"
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=_CORRELATION)
 def on_connect(event: dict[str, Any], context: LambdaContext) -> Response:
-    rt = runtime()
-    return handle_connect(event, rt.service_for(event), rt.authenticator)
+    return handle_connect(event, runtime().service_for(event))
 
 
 @metrics.log_metrics

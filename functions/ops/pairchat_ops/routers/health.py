@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from pairchat_ops.deps import ReadModelDep
+from pairchat_ops.deps import PoolsDep
 from pairchat_ops.models import Health
 
 router = APIRouter(tags=["health"])
@@ -15,8 +15,8 @@ router = APIRouter(tags=["health"])
     response_model=Health,
     responses={503: {"model": Health, "description": "Redis is unreachable"}},
 )
-def health(model: ReadModelDep, response: Response) -> Health:
-    result = model.health()
+def health(pools: PoolsDep, response: Response) -> Health:
+    result = pools.health()
     if result.status != "ok":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return result

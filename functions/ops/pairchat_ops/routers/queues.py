@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from pairchat_ops.deps import ReadModelDep
+from pairchat_ops.deps import PoolQuery, PoolsDep
 from pairchat_ops.models import QueueLength, QueuePage
 from pairchat_ops.readmodel import MAX_PAGE
 
@@ -17,16 +17,19 @@ Preference = Literal["male", "female", "any"]
 
 
 @router.get("", response_model=list[QueueLength])
-def queues(model: ReadModelDep) -> list[QueueLength]:
-    return model.queue_lengths()
+def queues(pools: PoolsDep, pool: PoolQuery = None) -> list[QueueLength]:
+    """Every queue's length, summed over the pools unless ``?pool=`` names one."""
+    return pools.queue_lengths(pool)
 
 
 @router.get("/{gender}/{preference}", response_model=QueuePage)
 def queue(
     gender: Gender,
     preference: Preference,
-    model: ReadModelDep,
+    pools: PoolsDep,
+    pool: PoolQuery = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> QueuePage:
-    return model.queue(gender, preference, offset, limit)
+    """One pool's queue (``?pool=``, default the first pool): a line is one pool's."""
+    return pools.model(pool).queue(gender, preference, offset, limit)

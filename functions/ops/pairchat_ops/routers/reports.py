@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from pairchat_ops.deps import ReadModelDep
+from pairchat_ops.deps import PoolQuery, PoolsDep
 from pairchat_ops.models import Reports
 from pairchat_ops.readmodel import MAX_PAGE
 
@@ -18,8 +18,9 @@ STREAM_ID = r"^\d+-\d+$"
 
 @router.get("/reports", response_model=Reports)
 def reports(
-    model: ReadModelDep,
+    pools: PoolsDep,
+    pool: PoolQuery = None,
     before: Annotated[str | None, Query(pattern=STREAM_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> Reports:
-    return model.reports(before, limit)
+    return pools.reports(before, limit, pool)

@@ -2,7 +2,8 @@
  *
  * Queue depth has no server-side history, so the page keeps its own from each poll (up to
  * an hour at the default rate). Matches and wait times per minute come from /stats/series.
- * ?refresh=<ms> changes the polling interval (default 5000).
+ * ?refresh=<ms> changes the polling interval (default 5000). With several pools (/pools) a
+ * select narrows every number to one pool (?pool=<name>); "every pool" adds a line per pool.
  */
 (() => {
   "use strict";
@@ -22,6 +23,8 @@
   const AXIS = { stroke: "#8b98a5", grid: { stroke: "#2a3441", width: 1 }, ticks: { stroke: "#2a3441" } };
 
   const state = {
+    pool: params.get("pool") || "",
+    pools: [],
     refreshMs,
     updates: 0,
     errors: 0,
@@ -103,7 +106,63 @@
     }
   });
 
+  function withPool(path) {
+    if (!state.pool) return path;
+    return path + (path.includes("?") ? "&" : "?") + "pool=" + encodeURIComponent(state.pool);
+  }
+
+  async function loadPools() {
+    const pools = await getJSON("pools");
+    state.pools = pools.map((p) => p.pool);
+    if (state.pools.length < 2) return;
+    const select = $("pool");
+    for (const name of state.pools) {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = name;
+      select.append(option);
+    }
+    select.value = state.pools.includes(state.pool) ? state.pool : "";
+    state.pool = select.value;
+    $("pool-picker").hidden = false;
+    select.addEventListener("change", () => {
+      state.pool = select.value;
+      state.depth.forEach((s) => s.splice(0));  // another pool: another history
+      const url = new URL(location.href);
+      if (state.pool) url.searchParams.set("pool", state.pool);
+      else url.searchParams.delete("pool");
+      history.replaceState(null, "", url);
+    });
+  }
+
+  function renderPools(stats) {
+    const rows = stats.pools || [];
+    $("pools-section").hidden = rows.length < 2;
+    document.querySelector("#pools tbody").replaceChildren(
+      ...rows.map((p) => {
+        const tr = document.createElement("tr");
+        const cells = [
+          [p.pool, ""],
+          [String(p.users_waiting), "num"],
+          [fmtCount(p.active_rooms), "num"],
+          [fmtCount(p.live_sessions), "num"],
+          [String(p.matches_last_minute), "num"],
+          [String(p.matches_last_hour), "num"],
+          [fmtMs(p.waiter_wait_last_hour.median_ms), "num"],
+        ];
+        for (const [text, cls] of cells) {
+          const td = document.createElement("td");
+          td.textContent = text;
+          if (cls) td.className = cls;
+          tr.append(td);
+        }
+        return tr;
+      }),
+    );
+  }
+
   function renderStats(stats) {
+    renderPools(stats);
     $("users-waiting").textContent = String(stats.users_waiting);
     $("active-rooms").textContent = fmtCount(stats.active_rooms);
     $("active-rooms-note").textContent = stats.active_rooms.exact ? "exact" : `estimated from ${stats.active_rooms.sampled_keys} keys`;
@@ -163,8 +222,8 @@
   async function tick() {
     try {
       const [stats, series, health] = await Promise.all([
-        getJSON("stats"),
-        getJSON("stats/series?minutes=60"),
+        getJSON(withPool("stats")),
+        getJSON(withPool("stats/series?minutes=60")),
         getJSON("health", [503]),
       ]);
       renderStats(stats);
@@ -182,5 +241,7 @@
     }
   }
 
-  tick();
+  loadPools()
+    .catch((error) => { state.lastError = String(error); })
+    .finally(tick);
 })();

@@ -2,6 +2,9 @@
  *
  * Speaks docs/protocol.md over one WebSocket: same origin `/ws` under `pairchat dev`, or any
  * deployed API with `?ws=wss://<api>.execute-api.<region>.amazonaws.com/<stage>`.
+ * Pools: `pools.json` next to the page (`pairchat dev` serves it from POOLS) lists them; with
+ * more than one the start form offers a select, and the socket carries `?pool=<name>` (a
+ * pool is chosen per connection: changing it opens a new one). `?pool=` preselects one.
  * Server frames carry an `id`: a duplicate delivery is dropped. A `message` (or
  * `partner_left`) can arrive just before the `matched` of its room: it waits for it.
  * rtc.js (loaded first) adds the opt-in direct connection; this file hands it rooms, `signal`
@@ -15,10 +18,56 @@
   const params = new URLSearchParams(location.search);
   const WS_BASE = params.get("ws") ||
     `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-  // A signed-in user's JWT (AUTH_MODE optional/required) rides on the upgrade, as ?token=.
-  const WS_URL = params.get("token")
-    ? `${WS_BASE}${WS_BASE.includes("?") ? "&" : "?"}token=${encodeURIComponent(params.get("token"))}`
-    : WS_BASE;
+  let pools = [];                // the configured pools (pools.json); [] when not offered
+  let pool = params.get("pool") || "";
+
+  /** The socket URL: a signed-in user's JWT (AUTH_MODE optional/required) and the chosen
+   * pool ride on the upgrade, as ?token= and ?pool=. */
+  function wsUrl() {
+    const query = [];
+    if (params.get("token")) query.push(`token=${encodeURIComponent(params.get("token"))}`);
+    if (pool) query.push(`pool=${encodeURIComponent(pool)}`);
+    if (!query.length) return WS_BASE;
+    return `${WS_BASE}${WS_BASE.includes("?") ? "&" : "?"}${query.join("&")}`;
+  }
+
+  /** A pool's name for people: a language code as its language ("es" -> "Spanish"). */
+  function poolLabel(name) {
+    if (name === "default") return "Everyone";
+    try {
+      const label = new Intl.DisplayNames([navigator.language || "en"], { type: "language" }).of(name);
+      if (label && label.toLowerCase() !== name.toLowerCase()) return label;
+    } catch { /* not a language code */ }
+    return name;
+  }
+
+  async function loadPools() {
+    try {
+      const response = await fetch("pools.json", { cache: "no-store" });
+      if (response.ok) {
+        const listed = (await response.json()).pools;
+        if (Array.isArray(listed)) pools = listed.filter((p) => typeof p === "string");
+      }
+    } catch { /* no list: the server's default pool */ }
+    if (pools.length < 2) return;
+    if (!pools.includes(pool)) pool = pools[0];
+    const select = $("pool");
+    select.replaceChildren(...pools.map((name) => {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = poolLabel(name);
+      return option;
+    }));
+    select.value = pool;
+    $("pool-choice").hidden = false;
+    select.addEventListener("change", () => {
+      if (select.value === pool) return;
+      pool = select.value;
+      window.pairchatPool = pool;
+      reconnectNow(); // a pool is chosen per connection
+    });
+    window.pairchatPool = pool;
+  }
 
   const $ = (id) => document.getElementById(id);
   const body = document.body;
@@ -78,7 +127,7 @@
     setLink("connecting", retries ? "Reconnecting…" : "Connecting…");
     let socket;
     try {
-      socket = new WebSocket(WS_URL);
+      socket = new WebSocket(wsUrl());
     } catch (err) {
       scheduleReconnect();
       return;
@@ -552,5 +601,5 @@
   window.addEventListener("online", () => { if (!ws) { retries = 1; connect(); } });
 
   render();
-  connect();
+  loadPools().finally(connect);
 })();
