@@ -40,7 +40,7 @@ local function conn_key(cid) return PREFIX .. 'conn:' .. cid end
 local function room_key(rid) return PREFIX .. 'room:' .. rid end
 local function recent_key(uid) return PREFIX .. 'recent:' .. uid end
 local function block_key(uid) return PREFIX .. 'block:' .. uid end
-local function rate_key(kind, uid, idx) return PREFIX .. 'rate:' .. kind .. ':' .. uid .. ':' .. idx end
+local function rate_key(kind, uid) return PREFIX .. 'rate:' .. kind .. ':' .. uid end
 -- A queue's name (what a session's `q` field holds) and its key.
 local function queue_name(gender, pref) return 'wait:chat:' .. gender .. ':' .. pref end
 local function queue_key(qname) return PREFIX .. qname end

@@ -85,10 +85,17 @@ def test_a_busy_previous_window_still_counts(make_service: MakeService) -> None:
     idx = (sec * 1000 + micro // 1000) // window
     # The sliding window weights the previous window by its overlap: a huge count there
     # refuses now (unless this instant is the very last microseconds of the window).
-    r.set(k.rate("send", ua, idx - 1), 10**9)
-    r.set(k.rate("send", ua, idx), 0)
+    r.hset(k.rate("send", ua), mapping={"i": idx, "c": 0, "p": 10**9})
     with pytest.raises(RateLimited):
         svc.send("a", "x")
+    # The same count as the current window's, once that window is the previous one.
+    r.hset(k.rate("send", ua), mapping={"i": idx - 1, "c": 10**9, "p": 0})
+    with pytest.raises(RateLimited):
+        svc.send("a", "x")
+    # Two windows back: nothing of it counts any more.
+    r.hset(k.rate("send", ua), mapping={"i": idx - 2, "c": 10**9, "p": 10**9})
+    svc.send("a", "x")
+    assert r.hgetall(k.rate("send", ua)) == {"i": str(idx), "c": "1", "p": "0"}
 
 
 def test_limits_reset_after_the_window_and_zero_disables(

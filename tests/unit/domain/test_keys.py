@@ -25,7 +25,7 @@ PINS: dict[str, tuple[tuple[object, ...], str]] = {
     "room_key": (("r",), K.room("r")),
     "recent_key": (("u",), K.recent("u")),
     "block_key": (("u",), K.blocks("u")),
-    "rate_key": (("send", "u", 7), K.rate("send", "u", 7)),
+    "rate_key": (("send", "u"), K.rate("send", "u")),
     "queue_name": (("male", "any"), K.queue_name("male", "any")),
     "queue_key": (("wait:chat:male:any",), K.queue("male", "any")),
     "reports_key": ((), K.reports()),

@@ -62,9 +62,12 @@ class Keys:
         """Set of users this user blocked; the pairing script honours it both ways."""
         return f"{self.prefix}block:{user_id}"
 
-    def rate(self, kind: str, user_id: str, window_index: int) -> str:
-        """Counter of ``kind`` (``join``: joins+nexts, ``send``) events in one rate window."""
-        return f"{self.prefix}rate:{kind}:{user_id}:{window_index}"
+    def rate(self, kind: str, user_id: str) -> str:
+        """Hash: the sliding-window counts of ``kind`` (``join``: joins+nexts, ``send``) events
+        of one user: ``i`` (the current fixed window's index), ``c`` (its count), ``p`` (the
+        previous window's count). One key per user and kind, not per window: one read and
+        one write per event (lua/includes/rate_limit.lua)."""
+        return f"{self.prefix}rate:{kind}:{user_id}"
 
     def reports(self) -> str:
         """Stream of abuse reports (reporter, reported, roomId, reason, ts) for moderators."""

@@ -79,8 +79,8 @@ REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
         ),
     },
     "relay": {
-        "ok": ("room_id", "user_id", "partner_id", "partner_connection"),
-        "partner_gone": ("room_id", "user_id", "partner_id"),
+        "ok": ("room_id", "partner_connection"),
+        "partner_gone": ("room_id",),
     },
     "leave": {
         "left": ("user_id", "room_id", "partner_id", "partner_connection", "was_queued"),

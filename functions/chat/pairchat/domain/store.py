@@ -40,8 +40,6 @@ class MatchResult:
 @dataclass(frozen=True)
 class RelayResult:
     room_id: str
-    user_id: str
-    partner_id: str
     #: Empty when the partner's session had expired (the room is then dissolved).
     partner_connection: str
 
@@ -181,12 +179,7 @@ class ChatStore:
             s.rate_messages,
             self._rate_window_ms,
         )
-        return RelayResult(
-            room_id=r["room_id"],
-            user_id=r["user_id"],
-            partner_id=r["partner_id"],
-            partner_connection=r.get("partner_connection"),
-        )
+        return RelayResult(room_id=r["room_id"], partner_connection=r.get("partner_connection"))
 
     def leave(self, connection_id: str, mode: LeaveMode) -> LeaveResult:
         grace_ms = self.settings.reconnect_grace_s * 1000

@@ -1,0 +1,15 @@
+-- @include includes/touch
+-- touch() for the frequent frames (relay, heartbeat), at most once a quarter of the TTL:
+-- `t` is the session's `t` field (ms of its last renewal here; false when none), `now` the
+-- clock. Renewing only when `t` is a quarter of `ttl_ms` old or more leaves the session and
+-- connection key at least 3/4 of the TTL after every frame, so a client that sends a frame
+-- (a heartbeat at the least) every half TTL never sees them lapse; a `t` from the future (a
+-- failover to a node whose clock is behind) counts as due. Scripts that renew with touch()
+-- alone leave `t` older than the real renewal, which only makes the next one come sooner.
+-- Costs one HSET and two PEXPIREs when due, nothing otherwise.
+local function touch_lazily(sk, ttl_ms, t, now)
+  local last = tonumber(t)
+  if last and now >= last and now - last < ttl_ms / 4 then return end
+  redis.call('HSET', sk, 't', now)
+  touch(sk, ttl_ms)
+end
