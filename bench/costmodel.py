@@ -175,6 +175,10 @@ def per_1000_user_hours(lines: Mapping[str, float]) -> dict[str, float]:
     return {k: v * 60 * 1000 for k, v in lines.items()}
 
 
+#: The mix's relayed-message operations (a steady one and one whose TTL renewal is due).
+RELAYED_MESSAGES = ("send", "send_renew")
+
+
 def direct_chat(
     ops: Mapping[str, OpUsage], mix: Mapping[str, float], a: Mapping[str, float]
 ) -> tuple[dict[str, OpUsage], dict[str, float]]:
@@ -187,7 +191,7 @@ def direct_chat(
         send = ops["send"]
         frame_growth = a["signal_frame_bytes"] - a.get("message_frame_bytes", 0.0)
         ops["signal"] = replace(send, post_bytes=send.post_bytes + send.posts * frame_growth)
-    new_mix = {k: v for k, v in mix.items() if k != "send"}
+    new_mix = {k: v for k, v in mix.items() if k not in RELAYED_MESSAGES}
     new_mix["signal"] = a["signals_per_chat"] * chats_per_user_minute(mix)
     return ops, new_mix
 

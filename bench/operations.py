@@ -102,6 +102,37 @@ def _in_room(body: dict[str, Any]) -> Callable[[Driver, str, int], list[Thunk]]:
     return prepare
 
 
+def _in_room_after(body: dict[str, Any]) -> Callable[[Driver, str, int], list[Thunk]]:
+    """Like _in_room, after one untimed frame of the same kind by the same user in each room:
+    the steady state of a conversation, where the session, the connection key and the room
+    were renewed seconds ago and the rate window is open (issue 15: they are renewed once a
+    quarter of their TTL, not on every frame)."""
+
+    def prepare(d: Driver, tag: str, n: int) -> list[Thunk]:
+        joiners = [j for _w, j in d.rooms(tag, n)]
+        d.run([d.frame(j, body) for j in joiners])
+        return [d.frame(j, body) for j in joiners]
+
+    return prepare
+
+
+def _in_room_renewal_due(body: dict[str, Any]) -> Callable[[Driver, str, int], list[Thunk]]:
+    """Like _in_room_after, with each sender's session last renewed 20 s ago (its `t` set
+    back, untimed): a frame that renews the session, as at most one frame per quarter of the
+    session TTL does (every 15 s at the default 60 s)."""
+
+    def prepare(d: Driver, tag: str, n: int) -> list[Thunk]:
+        joiners = [j for _w, j in d.rooms(tag, n)]
+        d.run([d.frame(j, body) for j in joiners])
+        r, keys = d.service.store.client, d.service.store.keys
+        sec, _micro = r.time()
+        for j in joiners:
+            r.hset(keys.session(str(r.get(keys.connection(j)))), "t", (int(sec) - 20) * 1000)
+        return [d.frame(j, body) for j in joiners]
+
+    return prepare
+
+
 def _heartbeat_queued(d: Driver, tag: str, n: int) -> list[Thunk]:
     cids = [f"{tag}q{i}" for i in range(n)]
     d.connect(cids)
@@ -150,7 +181,8 @@ OPS: tuple[Op, ...] = (
     Op("connect", "connect", _connects, {}, inbound=0),
     Op("join_queue", "join that queues", _join_queue, {"queued": 1}),
     Op("join_match", "join that matches", _join_match, {"matched": 2}),
-    Op("send", "relayed message", _in_room(SEND), {"message": 1}),
+    Op("send", "relayed message", _in_room_after(SEND), {"message": 1}),
+    Op("send_renew", "relayed message, renewal due", _in_room_renewal_due(SEND), {"message": 1}),
     Op("heartbeat_room", "heartbeat in a room", _in_room(HEARTBEAT), {"pong": 1}),
     Op("heartbeat_queued", "heartbeat while queued (idle)", _heartbeat_queued, {"pong": 1}),
     Op("leave", "leave a room", _in_room({"action": "leave"}), {"partner_left": 1, "left": 1}),

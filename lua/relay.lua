@@ -29,7 +29,7 @@
 -- @include includes/renew_room
 -- @include includes/dissolve
 -- @include includes/rate_limit
-local uid, sk, f = resolve('room', 't')
+local uid, sk, f = resolve('room', 't', 'since')
 if not uid then return refuse('session_expired') end
 local rid = f.room
 if not rid then return refuse('not_in_room') end
@@ -50,6 +50,6 @@ local allowed, counter = rate_allows('send', uid, tonumber(ARGV[5] or '0'), wind
 if not allowed then return refuse('rate_limited') end
 rate_record(counter, window_ms)
 local session_ttl = tonumber(ARGV[3])
-touch_lazily(sk, session_ttl, f.t, now)
-renew_room(rk, m[3], tonumber(ARGV[4]), session_ttl, now)
+touch_lazily(sk, session_ttl, f.t or f.since, now)
+renew_room(rk, m[3] or m[4], tonumber(ARGV[4]), session_ttl, now)
 return {'ok', 'room_id', rid, 'partner_connection', pconn}

@@ -1,4 +1,5 @@
--- Renews room `rk` for `room_ttl_s` unless its last renewal `e` (room_of's m[3]) is recent:
+-- Renews room `rk` for `room_ttl_s` unless its last renewal `e` (room_of's m[3], else its
+-- creation m[4]) is recent:
 -- younger than a quarter of the room TTL and than (room TTL - session TTL). A member's session
 -- expires at most a session TTL from now (no renewal sets more), and a room not renewed now
 -- still has more than room TTL - (room TTL - session TTL) = a session TTL to live: after every

@@ -113,6 +113,8 @@ def test_fixed_costs_per_hour() -> None:
 def test_direct_chat_swaps_relayed_messages_for_signaling() -> None:
     ops, mix = direct_chat(OPS, MIX, A)
     assert "send" not in mix
+    # both relayed-message operations of the mix leave it
+    assert "send_renew" not in direct_chat(OPS, {**MIX, "send_renew": 1.0}, A)[1]
     assert mix["signal"] == 5  # 10 per chat, 0.5 chats per user-minute
     assert mix["join_match"] == 0.5
     # a relayed message stands in, its frame grown from 100 to 1100 bytes
