@@ -200,8 +200,8 @@ def test_with_the_shebang_an_error_still_names_its_file_and_line(
     store = ChatStore(redis_client(settings), settings, "es")
     store.open_session("c1", "u1")
     cluster.delete(store.keys.session("u1"))
-    cluster.set(store.keys.session("u1"), "not a hash")  # resolve()'s HGET meets a string
+    cluster.set(store.keys.session("u1"), "not a hash")  # resolve()'s HMGET meets a string
     with pytest.raises(redis.ResponseError) as caught:
         store.heartbeat("c1")
-    line = line_of("includes/resolve.lua", "redis.call('HGET', sk, 'conn')")
+    line = line_of("includes/resolve.lua", "redis.call('HMGET', sk, 'conn'")
     assert f"(includes/resolve.lua:{line} in heartbeat.lua)" in str(caught.value)
