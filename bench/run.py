@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, depth, e2e, servertime, textfilter, throughput
+from bench import coldstart, cost, depth, e2e, pools, servertime, textfilter, throughput
 from bench.common import RESULTS_DIR, Metric, print_metrics
 
 BENCHMARKS: dict[str, Callable[[], list[Metric]]] = {
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[], list[Metric]]] = {
     "coldstart": coldstart.run,
     "e2e": e2e.run,
     "textfilter": textfilter.run,
+    "pools": pools.run,
     # After servertime: prices the counts servertime measured in this run (or measures them).
     "cost": cost.run,
 }

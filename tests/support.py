@@ -54,7 +54,7 @@ def load_event(
     event["requestContext"]["connectionId"] = connection_id
     if body is not None:
         event["body"] = body if isinstance(body, str) else json.dumps(body)
-    uid = user_id or (str(uuid.uuid4()) if route == "$connect" else "sample-user")
+    uid = user_id or (f"a:{uuid.uuid4()}" if name == "connect" else "a:sample-user")
     event["requestContext"]["authorizer"] = {
         "principalId": uid,
         "userId": uid,
