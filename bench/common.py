@@ -107,7 +107,11 @@ def bench_settings(url: str, **overrides: Any) -> Settings:
 
 
 def event(route: str, connection_id: str, body: Any = None) -> dict[str, Any]:
-    """A sample API Gateway event (infra/events) for one connection."""
+    """A sample API Gateway event (infra/events) for one connection; a connect carries the
+    authorizer's context with a new anonymous user id, as every ``$connect`` gets one (the
+    sample's fixed id would make every connection the same user)."""
+    if route == "connect":
+        route = "$connect"
     return load_event(route, connection_id, body)
 
 
