@@ -158,6 +158,9 @@ class Settings:
     #: headed by recent partners within 1.2x of an empty-queue join (docs/performance.md).
     #: A larger window skips more ineligible waiters before queueing the joiner instead.
     match_scan_window: int = 8
+    #: A user with interests and ``fallback`` may be paired with anyone compatible this long
+    #: after joining, when nobody sharing an interest came (docs/protocol.md). 0: at once.
+    match_relax_s: int = 10
     #: How many times a joiner is re-paired when the partner it was given is found gone.
     rematch_attempts: int = 3
     #: ``https://{api}.execute-api.{region}.amazonaws.com/{stage}``; derived from the event
@@ -345,6 +348,7 @@ class Settings:
             recent_ttl_s=_int(env, "RECENT_TTL_SECONDS", defaults.recent_ttl_s),
             max_text_chars=_int(env, "MAX_MESSAGE_CHARS", defaults.max_text_chars),
             match_scan_window=_int(env, "MATCH_SCAN_WINDOW", defaults.match_scan_window),
+            match_relax_s=_int(env, "MATCH_RELAX_SECONDS", defaults.match_relax_s, 0),
             rematch_attempts=_int(env, "REMATCH_ATTEMPTS", defaults.rematch_attempts, 0),
             management_endpoint=env.get("MANAGEMENT_ENDPOINT") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
