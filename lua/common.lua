@@ -41,9 +41,18 @@ local function room_key(rid) return PREFIX .. 'room:' .. rid end
 local function recent_key(uid) return PREFIX .. 'recent:' .. uid end
 local function block_key(uid) return PREFIX .. 'block:' .. uid end
 local function rate_key(kind, uid) return PREFIX .. 'rate:' .. kind .. ':' .. uid end
--- A queue's name (what a session's `q` field holds) and its key.
+-- A queue's name (what a session's `q` field holds) and its key: the waiters of one segment
+-- (gender, preference) who are open to anyone, scored by arrival (strict FIFO).
 local function queue_name(gender, pref) return 'wait:chat:' .. gender .. ':' .. pref end
 local function queue_key(qname) return PREFIX .. qname end
+-- The interest index of the waiters who accept gender `accepts` (lexicographic, score 0).
+local function index_key(accepts) return PREFIX .. 'wait:int:' .. accepts end
+-- Waiters with interests and fallback, scored by their relaxation time, until promoted.
+local function relax_key() return PREFIX .. 'wait:relax' end
+-- Pool-wide counters: last queue score, segment versions, online count, wait statistics.
+local function pool_key() return PREFIX .. 'pool' end
+-- Live sessions, scored by when their registration lapses.
+local function online_key() return PREFIX .. 'online' end
 local function reports_key() return PREFIX .. 'reports' end
 local function stats_matches_key(minute) return PREFIX .. 'stats:matches:' .. minute end
 local function stats_waits_key(minute) return PREFIX .. 'stats:waits:' .. minute end

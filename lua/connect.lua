@@ -14,14 +14,16 @@
     socket of that user can no longer act for it. When the session was `away` (its socket
     closed within the reconnect grace, see leave.lua) and its room still stands, the room is
     resumed: resumed_room_id is that room and partner_connection whom to tell partner_back.
+  The session is registered in the online count.
   Errors: none.
-  Work: O(1).
+  Work: O(log n) (the online recount).
 ]]
 -- @include common
 -- @include includes/touch
 -- @include includes/current_room
 -- @include includes/mate_in
 -- @include includes/in_room
+-- @include includes/online_register
 local uid = ARGV[3]
 local ttl = tonumber(ARGV[4])
 local kind = ARGV[5]
@@ -29,10 +31,12 @@ if kind ~= 'token' then kind = 'anon' end
 local sk = sess_key(uid)
 local before = redis.call('HMGET', sk, 'conn', 'away')
 local previous = before[1] or ''
-redis.call('HSET', sk, 'conn', CONN_ID, 'since', now_ms(), 'auth', kind)
+local now = now_ms()
+redis.call('HSET', sk, 'conn', CONN_ID, 'since', now, 'auth', kind)
 redis.call('HDEL', sk, 'away')
 redis.call('SET', KEYS[1], uid, 'PX', ttl)
 touch(sk, ttl)
+online_register(uid, sk, now, ttl)
 if previous ~= '' and previous ~= CONN_ID then
   redis.call('DEL', conn_key(previous))
 end

@@ -1,43 +1,142 @@
 --[[
-  heartbeat.lua: keep a session (and its room) alive.
+  heartbeat.lua: keep a session (and its room) alive; a waiter searches again when something
+  changed that could pair it.
 
   KEYS[1]  <prefix>conn:<connectionId>
   ARGV[1]  key prefix
   ARGV[2]  connection id
   ARGV[3]  session TTL in ms
   ARGV[4]  room TTL in s
+  ARGV[5]  room id to create if the search pairs (server-generated)
+  ARGV[6]  recent-partners TTL in s
+  ARGV[7]  scan window (match.lua's)
+  ARGV[8]  the longest heartbeat interval to tell a waiter (retry_ms)
 
-  Reply 'ok': user_id, state, room_id, partner_id, left_room_id.
-    state is 'room', 'queued' or 'idle'; room_id/partner_id are set in state 'room' (after a
-    reconnect this tells the client which room it resumed). A room whose partner's session
-    is gone (expired, or its reconnect grace ran out) is dissolved: left_room_id is that
-    room, tell the caller partner_left. A partner within its reconnect grace keeps the room.
+  Reply 'room': user_id, room_id, partner_id.
+    In a live room (after a reconnect this tells the client which room it resumed).
+  Reply 'idle': user_id, left_room_id.
+    Neither in a room nor waiting. A room whose partner's session is gone (expired, or its
+    reconnect grace ran out) is dissolved first: left_room_id is that room, tell the caller
+    partner_left. A partner within its reconnect grace keeps the room.
+  Reply 'queued': user_id, queue, online, eta_ms, only_recent, retry_ms, stale_removed.
+    Waiting; the queue status as match.lua's (queue_status).
+  Reply 'matched': room_id, user_id, partner_id, partner_connection, waited_ms, gender,
+    preference, interests, fallback, common_interests, relaxed, online, eta_ms, only_recent,
+    retry_ms, stale_removed.
+    The waiter's search paired it, as a join would (match.lua's fields; the caller is room
+    member b). online .. retry_ms are the status it had before, for the pong.
   Errors: session_expired (no live session for this connection: reconnect).
-  Work: O(1).
+
+  Cheap waiting: a waiter searches again only when its relaxation time has come, when the
+  version of a segment it could be paired from changed since its last search (someone was
+  enqueued or opened there), or when its session's `ra` (search-again time) is due: a recent
+  partnership that kept someone out ended, or the last search was cut short by the window.
+  Otherwise the heartbeat reads the session and the pool hash and refreshes the session's
+  TTL: 6 commands with EVALSHA, plus 5 to renew the connection key and the online
+  registration once a quarter of the session TTL has run.
+
+  Work: O(1) without a search; with one, match.lua's search bound.
 ]]
 -- @include common
 -- @include includes/resolve
--- @include includes/touch
+-- @include includes/online_register
 -- @include includes/current_room
 -- @include includes/mate_in
 -- @include includes/in_room
 -- @include includes/dissolve
-local uid, sk = resolve()
+-- @include includes/interest_list
+-- @include includes/compatible_segments
+-- @include includes/pool_get
+-- @include includes/eta_field
+-- @include includes/queue_status
+-- @include includes/open_up
+-- @include includes/search
+-- @include includes/pair
+
+local uid, sk, f = resolve('room', 'q', 'qs', 'g', 'p', 'in', 'fb', 'rd', 'pr', 'sv', 'ra', 'or',
+                           'ol')
 if not uid then return refuse('session_expired') end
-touch(sk, tonumber(ARGV[3]))
-local rid, rk = current_room(sk)
-local left = ''
-if rid then
-  local mate = mate_in(rk, uid)
-  if in_room(mate, rid) then
-    redis.call('EXPIRE', rk, tonumber(ARGV[4]))
-    return {'ok', 'user_id', uid, 'state', 'room', 'room_id', rid, 'partner_id', mate,
-            'left_room_id', ''}
-  end
-  dissolve(rid, uid)
-  left = rid
+local ttl = tonumber(ARGV[3])
+redis.call('PEXPIRE', sk, ttl)
+local now = now_ms()
+-- The connection key and the online registration are renewed once a quarter of the last
+-- renewal has run (any other frame refreshes the connection key too): clients heartbeat at
+-- least every half TTL, so neither lapses before the session.
+if not tonumber(f.ol or '') or tonumber(f.ol) - now < ttl * 3 / 4 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  online_register(uid, sk, now, ttl)
 end
-local state = 'idle'
-if redis.call('HEXISTS', sk, 'q') == 1 then state = 'queued' end
-return {'ok', 'user_id', uid, 'state', state, 'room_id', '', 'partner_id', '',
-        'left_room_id', left}
+
+local left = ''
+if f.room then
+  local rid, rk = current_room(sk, f.room)
+  if rid then
+    local mate = mate_in(rk, uid)
+    if in_room(mate, rid) then
+      redis.call('EXPIRE', rk, tonumber(ARGV[4]))
+      return {'room', 'user_id', uid, 'room_id', rid, 'partner_id', mate}
+    end
+    dissolve(rid, uid)
+    left = rid
+  end
+end
+if not f.q or not f.qs then return {'idle', 'user_id', uid, 'left_room_id', left} end
+
+local me = {q = f.q, qs = f.qs, g = f.g, p = f.p, csv = f['in'] or '', fb = f.fb or '1',
+            rd = f.rd or '', pr = f.pr or '', ra = f.ra or '', ['or'] = f['or']}
+me.interests = interest_list(me.csv)
+me.open = #me.interests == 0 or me.pr == '1'
+local segments = compatible_segments(me.g, me.p)
+local fields = {'on', eta_field(me.q, me.csv)}
+for _, seg in ipairs(segments) do fields[#fields + 1] = 'v:' .. queue_name(seg[1], seg[2]) end
+local pool = pool_get(fields)
+local function versions()
+  local seen = {}
+  for _, seg in ipairs(segments) do
+    seen[#seen + 1] = pool['v:' .. queue_name(seg[1], seg[2])] or '0'
+  end
+  return table.concat(seen, ',')
+end
+
+local retry_cap = tonumber(ARGV[8])
+local status = queue_status(me, pool, now, retry_cap)
+local relax_due = not me.open and me.fb == '1' and tonumber(me.rd) and tonumber(me.rd) <= now
+local recheck_due = tonumber(me.ra) and tonumber(me.ra) <= now
+if not (relax_due or recheck_due or versions() ~= f.sv) then
+  return {'queued', 'user_id', uid, 'queue', me.q, 'online', status.online,
+          'eta_ms', status.eta_ms, 'only_recent', status.only_recent,
+          'retry_ms', status.retry_ms, 'stale_removed', '0'}
+end
+
+if relax_due then
+  open_up(uid, me)
+  me.open, me.pr = true, '1'
+end
+local best, w, rep = search(uid, me, tonumber(ARGV[7]), now)
+if best then
+  local rid = ARGV[5]
+  local waited, common, relaxed = pair(uid, sk, me, best, w, rid, tonumber(ARGV[4]),
+                                       tonumber(ARGV[6]), now)
+  return {'matched', 'room_id', rid, 'user_id', uid, 'partner_id', best,
+          'partner_connection', w.conn, 'waited_ms', string.format('%.0f', waited),
+          'gender', me.g, 'preference', me.p, 'interests', me.csv, 'fallback', me.fb,
+          'common_interests', table.concat(common, ','), 'relaxed', relaxed and '1' or '0',
+          'online', status.online, 'eta_ms', status.eta_ms, 'only_recent', status.only_recent,
+          'retry_ms', status.retry_ms, 'stale_removed', tostring(rep.stale)}
+end
+
+me.ra = ''
+if not rep.complete then
+  me.ra = '0'
+elseif rep.recheck then
+  me.ra = string.format('%.0f', now + rep.recheck)
+end
+me['or'] = (rep.complete and rep.passed > 0) and '1' or '0'
+-- The versions as they are after this search (its own opening and promote_due bump some).
+local after = pool_get(fields)
+for k, v in pairs(after) do pool[k] = v end
+redis.call('HSET', sk, 'sv', versions(), 'ra', me.ra, 'or', me['or'])
+status = queue_status(me, pool, now, retry_cap)
+return {'queued', 'user_id', uid, 'queue', me.q, 'online', status.online,
+        'eta_ms', status.eta_ms, 'only_recent', status.only_recent,
+        'retry_ms', status.retry_ms, 'stale_removed', tostring(rep.stale)}

@@ -20,9 +20,10 @@
     resumes the room (connect.lua); otherwise the session expires and the partner's next send
     or heartbeat, or the sweeper (reap.lua), ends the room with partner_left.
   A 'disconnect'/'gone' for a connection whose user has since reconnected elsewhere only
-  removes the old conn key: the newer session is left alone.
+  removes the old conn key: the newer session is left alone. 'disconnect', 'gone' and 'away'
+  take the user out of the online count.
   Errors: session_expired ('leave' only).
-  Work: O(1).
+  Work: O(1) (leaving the queue is at most 4 ZREMs).
 ]]
 -- @include common
 -- @include includes/resolve
@@ -31,6 +32,7 @@
 -- @include includes/mate_in
 -- @include includes/dissolve
 -- @include includes/dequeue
+-- @include includes/online_unregister
 local mode = ARGV[3]
 local uid, sk = resolve()
 if not uid then
@@ -45,9 +47,11 @@ if rid and mode == 'disconnect' and grace > 0 and redis.call('HGET', sk, 'auth')
   local mate = mate_in(rk, uid)
   local mconn = mate and redis.call('HGET', sess_key(mate), 'conn')
   if mconn then
+    local now = now_ms()
     dequeue(uid, sk)
+    online_unregister(uid, now)
     redis.call('HDEL', sk, 'conn')
-    redis.call('HSET', sk, 'away', now_ms() + grace)
+    redis.call('HSET', sk, 'away', now + grace)
     redis.call('PEXPIRE', sk, grace)
     redis.call('DEL', KEYS[1])
     return {'away', 'user_id', uid, 'room_id', rid, 'partner_id', mate,
@@ -60,6 +64,7 @@ local was_queued = dequeue(uid, sk)
 if mode == 'leave' then
   touch(sk, tonumber(ARGV[4]))
 else
+  online_unregister(uid, now_ms())
   redis.call('DEL', sk, KEYS[1])
 end
 return {'left', 'user_id', uid, 'room_id', rid or '', 'partner_id', partner,

@@ -1,100 +1,108 @@
 --[[
   match.lua: join (or next) matchmaking in one atomic call: resolve the caller, validate,
-  leave the current room (next), pair with the oldest compatible waiter or enqueue, and do
-  all the bookkeeping.
+  leave the current room (next), pair by the matching rule or enqueue, and do all the
+  bookkeeping.
 
   It never deletes a session. Pairing reserves the pair: it creates the room and points both
-  sessions at it, and takes the waiter out of its queue so no concurrent join can take it too.
-  The caller then pushes `matched` to the waiter first and to the joiner second, while both
-  sessions still exist (the design this replaces deleted them here, so nobody was told).
-  A 410 on either post is undone with leave.lua in 'gone' mode.
+  sessions at it, and takes the waiter out of every queue so no concurrent join can take it
+  too. The caller then pushes `matched` to the waiter first and to the joiner second, while
+  both sessions still exist. A 410 on either post is undone with leave.lua in 'gone' mode.
 
   KEYS[1]  <prefix>conn:<connectionId> of the caller
   ARGV[1]  key prefix (carries the hash tag; every key below is built from it)
   ARGV[2]  connection id
   ARGV[3]  mode: 'join'; 'next' (leave the room first, then join); 'queue' (join without
-           searching: used when re-pairing kept meeting dead waiters); 'retry' (a waiter
-           searches again, keeping its place unless it finds a partner: sent on heartbeats,
-           so two compatible waiters that a bounded scan did not bring together still meet)
-  ARGV[4]  gender 'male'|'female'; '' with 'next'/'retry' reuses the session's last one
-  ARGV[5]  preference 'male'|'female'|'any'; '' with 'next'/'retry' reuses the last one
+           searching: used when re-pairing kept meeting dead waiters; the next heartbeat
+           searches)
+  ARGV[4]  gender 'male'|'female'; '' with 'next' reuses the session's last one
+  ARGV[5]  preference 'male'|'female'|'any'; '' with 'next' reuses the last one
   ARGV[6]  room id to create if a partner is found (server-generated)
   ARGV[7]  session TTL in ms
   ARGV[8]  room TTL in s
   ARGV[9]  recent-partners TTL in s
-  ARGV[10] scan window: at most this many entries are inspected per compatible queue, which
-           bounds the work of one call however deep the queues are
-  ARGV[11] joins+nexts allowed per rate window (optional; 0 or absent: no limit; 'queue'
-           and 'retry', the server's own re-pairing, are never counted)
-  ARGV[12] rate window in ms (optional, default 60000)
+  ARGV[10] scan window: at most this many entries are read per range (see Work)
+  ARGV[11] joins+nexts allowed per rate window (0: no limit; 'queue' is never counted)
+  ARGV[12] rate window in ms
+  ARGV[13] interests: normalized, sorted, comma-separated ('' = none), or '*' = the last ones
+  ARGV[14] fallback '1'|'0', or '*' = the last one (default '1')
+  ARGV[15] relaxation delay in ms (MATCH_RELAX_SECONDS)
+  ARGV[16] the longest heartbeat interval to tell a waiter (retry_ms)
 
   Reply 'matched': room_id, user_id, partner_id, partner_connection, waited_ms, gender,
-    preference, left_room_id, left_partner_connection, stale_removed.
+    preference, interests, fallback, common_interests, relaxed, left_room_id,
+    left_partner_connection, stale_removed.
     partner_id is the waiter (room field a); the caller is b. waited_ms is the waiter's wait.
-  Reply 'queued': queue, user_id, gender, preference, left_room_id, left_partner_connection,
-    stale_removed.
-    A repeated join with the same gender and preference keeps the original place.
-    'retry' answers queue '' when the caller is not waiting any more (nothing done).
+    interests/common_interests are comma-separated; relaxed is '1' when someone gave
+    interests and none is shared.
+  Reply 'queued': queue, user_id, gender, preference, interests, fallback, online, eta_ms,
+    only_recent, retry_ms, left_room_id, left_partner_connection, stale_removed.
+    A repeated join with the same gender, preference, interests and fallback keeps the
+    original place. online/eta_ms/only_recent/retry_ms: queue_status ('' eta_ms = null).
   left_room_id/left_partner_connection: the room 'next' left and whom to tell partner_left.
   Errors (nothing written): session_expired, invalid_field, already_in_room,
     not_joined ('next' with no earlier join and no gender/preference given),
     rate_limited (too many joins and nexts in the rate window).
 
-  Queues are sorted sets scored by enqueue time (Redis TIME, one clock for all Lambdas), so
-  the oldest compatible waiter across every compatible queue is the lowest score among the
-  queues' first eligible entries. Entries whose session is gone, or whose session no longer
-  waits in that queue, are removed when met. Recent partners and blocks are skipped, both
-  directions. A user never meets itself: its own entry is taken out before the search.
+  The rule (docs/protocol.md) is search()'s; enqueue() keeps arrival order strict. A waiter
+  is open to anyone when it has no interests, or from its relaxation time (join + ARGV[15])
+  when its fallback is on.
 
-  Work: at most 6 queues x ARGV[10] entries inspected (each a few O(1) or O(log n) calls).
+  Work: promote_due reads at most ARGV[10] relaxation entries; then at most 5 interests x 2
+  index ranges and 4 queue ranges, each of at most ARGV[10] entries, each entry a few O(1) or
+  O(log n) calls; leaving the old entries and enqueueing are at most 8 calls.
 ]]
 -- @include common
 -- @include includes/resolve
 -- @include includes/touch
 -- @include includes/current_room
 -- @include includes/dissolve
--- @include includes/waiter_conn
 -- @include includes/rate_limit
-local function admits(pref, gender) return pref == 'any' or pref == gender end
+-- @include includes/interest_list
+-- @include includes/compatible_segments
+-- @include includes/pool_get
+-- @include includes/eta_field
+-- @include includes/queue_status
+-- @include includes/unlist
+-- @include includes/search
+-- @include includes/pair
+-- @include includes/enqueue
 
-local uid, sk = resolve()
+local uid, sk, f = resolve('room', 'q', 'qs', 'g', 'p', 'in', 'fb', 'rd', 'pr', 'ra', 'or')
 if not uid then return refuse('session_expired') end
 
+-- Validation: nothing is written before it is over.
 local mode = ARGV[3]
 local gender, pref = ARGV[4], ARGV[5]
-local retry = mode == 'retry'
-local function queued(queue, g, p, left_room, left_conn, stale)
-  return {'queued', 'queue', queue, 'user_id', uid, 'gender', g, 'preference', p,
-          'left_room_id', left_room, 'left_partner_connection', left_conn,
-          'stale_removed', tostring(stale)}
-end
--- What 'retry' answers when there is nothing to retry: the caller is not waiting any more.
-local function unchanged(g, p) return queued('', g, p, '', '', 0) end
-if (mode == 'next' or retry) and gender == '' and pref == '' then
-  local last = redis.call('HMGET', sk, 'g', 'p')
-  if not last[1] or not last[2] then return refuse('not_joined') end
-  gender, pref = last[1], last[2]
+if mode == 'next' and gender == '' and pref == '' then
+  if not f.g or not f.p then return refuse('not_joined') end
+  gender, pref = f.g, f.p
 end
 if not (gender == 'male' or gender == 'female') then return refuse('invalid_field') end
 if not (pref == 'male' or pref == 'female' or pref == 'any') then
   return refuse('invalid_field')
 end
+local csv, fb = ARGV[13], ARGV[14]
+if csv == '*' then csv = f['in'] or '' end
+if fb == '*' then fb = f.fb or '1' end
+local interests = interest_list(csv)
+if #interests > 5 or string.find(csv, ':', 1, true) or (fb ~= '1' and fb ~= '0') then
+  return refuse('invalid_field')
+end
 
-local rid_now = current_room(sk)
-if rid_now and retry then return unchanged(gender, pref) end
+local rid_now = current_room(sk, f.room)
 if rid_now and mode == 'join' then return refuse('already_in_room') end
 
-local rate_window = tonumber(ARGV[12] or '60000') or 60000
+local now = now_ms()
+local rate_window = tonumber(ARGV[12])
 local allowed, counter = true, nil
-if mode ~= 'queue' and not retry then
-  allowed, counter = rate_allows('join', uid, tonumber(ARGV[11] or '0'), rate_window)
+if mode ~= 'queue' then
+  allowed, counter = rate_allows('join', uid, tonumber(ARGV[11]), rate_window, now)
   if not allowed then return refuse('rate_limited') end
 end
 
--- Validation is over: from here on the script writes.
+-- From here on the script writes.
 rate_record(counter, rate_window)
-local session_ttl = tonumber(ARGV[7])
-touch(sk, session_ttl)
+touch(sk, tonumber(ARGV[7]))
 local left_room, left_conn = '', ''
 if rid_now then
   left_room = rid_now
@@ -102,125 +110,69 @@ if rid_now then
   _, left_conn = dissolve(rid_now, uid)
 end
 
+local relax_ms = tonumber(ARGV[15])
+local me = {g = gender, p = pref, csv = csv, interests = interests, fb = fb}
+me.open = #interests == 0 or (fb == '1' and relax_ms <= 0)
+me.rd = ''
+if #interests > 0 and fb == '1' then me.rd = string.format('%.0f', now + relax_ms) end
 local my_q = queue_name(gender, pref)
-local cur_q = redis.call('HGET', sk, 'q')
-local my_score = cur_q == my_q and redis.call('ZSCORE', queue_key(my_q), uid)
-if retry then
-  -- A waiter searching again keeps its entry (and its place) unless it finds a partner.
-  if not my_score then return unchanged(gender, pref) end
-elseif my_score then
-  -- Idempotent: already waiting with these settings. Keep the place in the line.
-  return queued(my_q, gender, pref, left_room, left_conn, 0)
-end
--- Leave the old queue (dequeue() without reading `q` again); g/p are written with the
--- outcome below, one HSET instead of two.
-if cur_q and not retry then
-  redis.call('HDEL', sk, 'q')
-  redis.call('ZREM', queue_key(cur_q), uid)
+local segments = compatible_segments(gender, pref)
+local fields = {'last', 'on', eta_field(my_q, csv)}
+for _, seg in ipairs(segments) do fields[#fields + 1] = 'v:' .. queue_name(seg[1], seg[2]) end
+local pool = pool_get(fields)
+local retry_cap = tonumber(ARGV[16])
+
+local function queued(w, stale)
+  local st = queue_status(w, pool, now, retry_cap)
+  return {'queued', 'queue', my_q, 'user_id', uid, 'gender', gender, 'preference', pref,
+          'interests', csv, 'fallback', fb, 'online', st.online, 'eta_ms', st.eta_ms,
+          'only_recent', st.only_recent, 'retry_ms', st.retry_ms, 'left_room_id', left_room,
+          'left_partner_connection', left_conn, 'stale_removed', tostring(stale)}
 end
 
-local now = now_ms()
+if f.q and f.qs then
+  local same = f.q == my_q and (f['in'] or '') == csv and (f.fb or '1') == fb
+  if same and mode ~= 'queue' then
+    -- Idempotent: already waiting with these settings. Keep the place in the line.
+    return queued({q = f.q, qs = f.qs, csv = csv, fb = fb, rd = f.rd, pr = f.pr, ra = f.ra,
+                   ['or'] = f['or']}, 0)
+  end
+  unlist(uid, {q = f.q, qs = f.qs, g = f.g, p = f.p, csv = f['in'] or ''})
+end
+
 local window = tonumber(ARGV[10])
-local stale = 0
-local best, best_score, best_q, best_conn = nil, nil, nil, nil
-local recent_me, block_me = recent_key(uid), block_key(uid)
+local best, w, rep = nil, nil, {stale = 0, passed = 0, complete = false}
+if mode ~= 'queue' then best, w, rep = search(uid, me, window, now) end
 
-if mode ~= 'queue' then
-  -- Most joiners have no blocks, and new ones no recent partners: checked once per call.
-  local has_recent = redis.call('EXISTS', recent_me) == 1
-  local has_blocks = redis.call('EXISTS', block_me) == 1
-  local best_raw
-  for _, g2 in ipairs(GENDERS) do
-    for _, p2 in ipairs(PREFERENCES) do
-      if admits(pref, g2) and admits(p2, gender) then
-        local qname = queue_name(g2, p2)
-        local qkey = queue_key(qname)
-        -- Only entries older than the best found so far can win, so later queues fetch just
-        -- those. Members only: scores rendered as strings cost more than the rest of the
-        -- scan, so the winner's score is read alone.
-        local cands
-        if best_raw then
-          cands = redis.call('ZRANGEBYSCORE', qkey, '-inf', '(' .. best_raw, 'LIMIT', 0, window)
-        else
-          cands = redis.call('ZRANGE', qkey, 0, window - 1)
-        end
-        -- The caller's own recent partners and blocks are looked up for the whole window in
-        -- one SMISMEMBER each: a queue headed by them costs a few calls, not the window.
-        local n = #cands
-        local mine_r, mine_b = {}, {}
-        if n > 0 and has_recent then mine_r = redis.call('SMISMEMBER', recent_me, unpack(cands)) end
-        if n > 0 and has_blocks then mine_b = redis.call('SMISMEMBER', block_me, unpack(cands)) end
-        local gone = {}
-        for i = 1, n do
-          local cand = cands[i]
-          if mine_r[i] ~= 1 and mine_b[i] ~= 1 then
-            local cconn = waiter_conn(cand, qname)
-            if not cconn then
-              gone[#gone + 1] = cand
-            elseif cand ~= uid
-                and redis.call('SISMEMBER', recent_key(cand), uid) == 0
-                and redis.call('SISMEMBER', block_key(cand), uid) == 0 then
-              -- The first eligible entry of a queue is its oldest eligible one.
-              best_raw = redis.call('ZSCORE', qkey, cand)
-              best, best_score, best_q, best_conn = cand, tonumber(best_raw), qkey, cconn
-              break
-            end
-          end
-        end
-        if #gone > 0 then
-          redis.call('ZREM', qkey, unpack(gone))
-          stale = stale + #gone
-        end
-      end
-    end
-  end
+if best then
+  if f.q then redis.call('HDEL', sk, 'q', 'qs', 'rd', 'pr', 'sv', 'ra', 'or') end
+  local rid = ARGV[6]
+  local waited, common, relaxed = pair(uid, sk, me, best, w, rid, tonumber(ARGV[8]),
+                                       tonumber(ARGV[9]), now)
+  return {'matched', 'room_id', rid, 'user_id', uid, 'partner_id', best,
+          'partner_connection', w.conn, 'waited_ms', string.format('%.0f', waited),
+          'gender', gender, 'preference', pref, 'interests', csv, 'fallback', fb,
+          'common_interests', table.concat(common, ','), 'relaxed', relaxed and '1' or '0',
+          'left_room_id', left_room, 'left_partner_connection', left_conn,
+          'stale_removed', tostring(rep.stale)}
 end
 
-if not best then
-  if retry then
-    return queued(my_q, gender, pref, '', '', stale)
-  end
-  redis.call('ZADD', queue_key(my_q), now, uid)
-  redis.call('HSET', sk, 'g', gender, 'p', pref, 'q', my_q)
-  return queued(my_q, gender, pref, left_room, left_conn, stale)
+local qname, qs, version = enqueue(uid, me, now, pool.last)
+pool['v:' .. qname] = version
+local seen = {}
+for _, seg in ipairs(segments) do
+  seen[#seen + 1] = pool['v:' .. queue_name(seg[1], seg[2])] or '0'
 end
-
-local rid = ARGV[6]
-local room_ttl = tonumber(ARGV[8])
-local recent_ttl = tonumber(ARGV[9])
-local bsk = sess_key(best)
-local my_wait = 0
-if retry then
-  redis.call('HDEL', sk, 'q')
-  redis.call('ZREM', queue_key(my_q), uid)
-  my_wait = now - tonumber(my_score)
+-- Search again on a heartbeat when a recent partnership that kept someone out ends, or at
+-- once when this search was cut short (or skipped, in 'queue' mode).
+local ra = ''
+if not rep.complete then
+  ra = '0'
+elseif rep.recheck then
+  ra = string.format('%.0f', now + rep.recheck)
 end
-redis.call('ZREM', best_q, best)
-redis.call('HDEL', bsk, 'q')
-redis.call('HSET', bsk, 'room', rid)
-redis.call('HSET', sk, 'g', gender, 'p', pref, 'room', rid)
-redis.call('HSET', room_key(rid), 'a', best, 'b', uid, 'ts', now)
-redis.call('EXPIRE', room_key(rid), room_ttl)
-redis.call('SADD', recent_me, best)
-redis.call('EXPIRE', recent_me, recent_ttl)
-redis.call('SADD', recent_key(best), uid)
-redis.call('EXPIRE', recent_key(best), recent_ttl)
-
--- Per-minute match statistics for the ops API: a count, and the wait times of both users
--- (the joiner waited 0 ms, a retrying waiter its time in line), capped so one busy minute stays bounded.
-local waited = now - best_score
-local minute = math.floor(now / 60000)
-local count_key = stats_matches_key(minute)
-local waits_key = stats_waits_key(minute)
--- The expiries are set once, when the minute's keys are created.
-if redis.call('INCR', count_key) == 1 then redis.call('EXPIRE', count_key, 7200) end
-local logged = redis.call('LLEN', waits_key)
-if logged < 2000 then
-  redis.call('RPUSH', waits_key, waited, my_wait)
-  if logged == 0 then redis.call('EXPIRE', waits_key, 7200) end
-end
-
-return {'matched', 'room_id', rid, 'user_id', uid, 'partner_id', best,
-        'partner_connection', best_conn, 'waited_ms', tostring(waited), 'gender', gender,
-        'preference', pref, 'left_room_id', left_room, 'left_partner_connection', left_conn,
-        'stale_removed', tostring(stale)}
+local only = (rep.complete and rep.passed > 0) and '1' or '0'
+redis.call('HSET', sk, 'g', gender, 'p', pref, 'in', csv, 'fb', fb, 'q', qname, 'qs', qs,
+  'rd', me.rd, 'pr', me.open and '1' or '', 'sv', table.concat(seen, ','), 'ra', ra, 'or', only)
+return queued({q = qname, qs = qs, csv = csv, fb = fb, rd = me.rd, pr = me.open and '1' or '',
+               ra = ra, ['or'] = only}, rep.stale)

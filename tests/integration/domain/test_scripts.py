@@ -26,7 +26,7 @@ def test_an_error_in_an_included_helper_names_the_helper_file(
     redis_client.delete(store.keys.session("u1"))
     redis_client.set(store.keys.session("u1"), "not a hash")  # resolve()'s HMGET meets a string
     with pytest.raises(ResponseError) as caught:
-        store.heartbeat("c1")
+        store.heartbeat("c1", "r1")
     line = line_of("includes/resolve.lua", "redis.call('HMGET', sk, 'conn'")
     assert f"(includes/resolve.lua:{line} in heartbeat.lua)" in str(caught.value)
     assert "WRONGTYPE" in str(caught.value)

@@ -508,8 +508,10 @@ def test_lost_disconnects_leave_no_trace_after_ttl_and_one_sweep(
     left = {key.split(":", 2)[1].split(":")[0]: key for key in redis_client.scan_iter()}
     for kind in ("sess", "conn", "room", "wait"):
         assert not list(redis_client.scan_iter(svc.store.keys.pattern(kind))), kind
-    # What remains is bookkeeping that expires by itself and names no connection.
+    # What remains is bookkeeping that expires by itself and names no connection, and the
+    # pool's counters (no user id in them).
     for key in redis_client.scan_iter():
         ttl = redis_client.ttl(key)
-        assert key.endswith(("sweeper", "reports")) or 0 < ttl <= 7200, (key, ttl)
+        assert key.endswith(("sweeper", "reports", "pool")) or 0 < ttl <= 7200, (key, ttl)
+    assert not redis_client.exists(svc.store.keys.online())  # lapsed registrations swept
     assert left  # recent partners and stats are still there, on their TTL

@@ -273,20 +273,20 @@ def test_waiters_a_bounded_scan_kept_apart_meet_on_a_heartbeat(
     assert not redis_client.hexists(store.keys.session("u-y"), "q")
 
 
-def test_retry_outside_a_queue_changes_nothing(
+def test_a_heartbeat_outside_a_queue_never_searches(
     users: Users, store: ChatStore, redis_client: redis.Redis
 ) -> None:
     a, b = users.connect(), users.connect()
     users.join(a, "male", "any")
     users.join(b, "female", "any")  # a and b are in a room
     idle = users.connect()
+    users.join(users.connect(), "male", "male")  # someone waits: a search could change things
     before = snapshot(redis_client)
-    for cid in (a, b):
-        result = store.match(cid, "retry", "", "", "r-new")
-        assert not result.matched and result.queue == ""
-    with pytest.raises(NotJoined):
-        store.match(idle, "retry", "", "", "r-new")
+    for cid in (a, b, idle):
+        result = store.heartbeat(cid, "r-new")
+        assert result.match is None and result.state in ("room", "idle")
     after = snapshot(redis_client)
     for key in set(before) | set(after):
-        if "sess:" not in key and "conn:" not in key:  # TTL refreshes aside
+        # TTL refreshes and online registrations aside
+        if not any(part in key for part in ("sess:", "conn:", "online", "pool")):
             assert before.get(key) == after.get(key), key

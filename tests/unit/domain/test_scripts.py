@@ -41,9 +41,29 @@ def reply_tables(name: str) -> list[tuple[str, list[str]]]:
     text = re.sub(r"--\[\[.*?\]\]", "", spliced(name).text, flags=re.S)
     text = "\n".join(line.split("--", 1)[0] for line in text.splitlines())
     for m in re.finditer(r"\{'(\w+)',([^{}]*)\}", text):
-        items = [i.strip() for i in m.group(2).split(",")]
+        items = [i.strip() for i in top_level_items(m.group(2))]
         out.append((m.group(1), [i.strip("'") for i in items[0::2]]))
     return out
+
+
+def top_level_items(text: str) -> list[str]:
+    """Comma-separated items, commas inside parentheses or quotes kept."""
+    items, depth, quote, current = [], 0, "", ""
+    for c in text:
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        current += c
+    return [*items, current]
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)

@@ -40,7 +40,8 @@ class Keys:
         return f"wait:chat:{gender}:{preference}"
 
     def queue(self, gender: str, preference: str) -> str:
-        """Sorted set: member user id, score the enqueue time in ms (FIFO across queues)."""
+        """Sorted set of the segment's waiters open to anyone: member user id, score the
+        arrival time in ms, strictly increasing per pool (FIFO across queues)."""
         return self.queue_by_name(self.queue_name(gender, preference))
 
     def queue_by_name(self, name: str) -> str:
@@ -49,6 +50,30 @@ class Keys:
 
     def all_queues(self) -> list[tuple[str, str, str]]:
         return [(g, p, self.queue(g, p)) for g in GENDERS for p in PREFERENCES]
+
+    def index(self, accepts: str) -> str:
+        """Sorted set (all scores 0, read by lex range) of the interests of the waiters who
+        accept gender ``accepts``: ``<interest>:<gender>:<arrival ticks>:<user id>``."""
+        return f"{self.prefix}wait:int:{accepts}"
+
+    def relax(self) -> str:
+        """Sorted set of waiters whose relaxation is pending: user id, score its time (ms)."""
+        return f"{self.prefix}wait:relax"
+
+    def pool(self) -> str:
+        """Hash of pool-wide counters: ``last`` arrival score, ``v:<queue>`` versions, ``on``
+        (online count), ``eta:<queue>:<a|i>`` wait statistics. Holds no user id."""
+        return f"{self.prefix}pool"
+
+    def online(self) -> str:
+        """Sorted set of live sessions: user id, score when its registration lapses (ms)."""
+        return f"{self.prefix}online"
+
+    def swept(self) -> list[tuple[str, str]]:
+        """(name, key) of every sorted set whose stale members the sweeper removes."""
+        keys = [self.queue(g, p) for g in GENDERS for p in PREFERENCES]
+        keys += [self.index(g) for g in GENDERS] + [self.relax(), self.online()]
+        return [(key[len(self.prefix) :], key) for key in keys]
 
     def room(self, room_id: str) -> str:
         """Hash: ``a`` (the waiter), ``b`` (the joiner), ``ts`` (ms when created)."""

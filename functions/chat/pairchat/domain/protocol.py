@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,14 +25,20 @@ MAX_FRAME_BYTES = 128 * 1024
 class Join:
     gender: str
     preference: str
+    #: Normalized (see :func:`normalize_interests`), sorted, no duplicates.
+    interests: tuple[str, ...] = ()
+    fallback: bool = True
 
 
 @dataclass(frozen=True)
 class Next:
-    """``next``: gender and preference are optional and default to the last join's."""
+    """``next``: every field is optional; ``None`` (or '' for gender and preference) means
+    "the last join's"."""
 
     gender: str = ""
     preference: str = ""
+    interests: tuple[str, ...] | None = None
+    fallback: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -72,14 +79,23 @@ class Signal:
     data: dict[str, Any]
 
 
-Command = Join | Next | Send | Leave | Heartbeat | Report | Block | Signal
-ACTIONS = ("join", "send", "next", "leave", "heartbeat", "report", "block", "signal")
+@dataclass(frozen=True)
+class Typing:
+    """``typing``: tell the partner whether this user is typing (best effort)."""
+
+    typing: bool
+
+
+Command = Join | Next | Send | Leave | Heartbeat | Report | Block | Signal | Typing
+ACTIONS = ("join", "send", "next", "leave", "heartbeat", "report", "block", "signal", "typing")
 #: Largest ``signal`` payload, as compact UTF-8 JSON: an SDP with every candidate fits in a
 #: few KB; the bound keeps a relay hop cheap and the channel useless for bulk data.
 MAX_SIGNAL_BYTES = 16 * 1024
 #: Longest client message id (``send``'s ``mid``).
 MAX_MID_CHARS = 64
 MAX_REASON_CHARS = 500
+MAX_INTERESTS = 5
+MAX_INTEREST_CHARS = 32
 #: Longest ``ref`` echoed back; a longer or non-string one is ignored.
 MAX_REF_CHARS = 64
 
@@ -90,6 +106,58 @@ def _choice(frame: dict[str, Any], name: str, allowed: tuple[str, ...], required
         return ""
     if not isinstance(value, str) or value not in allowed:
         raise InvalidField(f"'{name}' must be one of: {', '.join(allowed)}.")
+    return value
+
+
+def _interest_char(c: str) -> bool:
+    """A letter of any script (with its combining marks), a decimal digit, space, - or _."""
+    return c in " -_" or unicodedata.category(c)[0] in "LM" or unicodedata.category(c) == "Nd"
+
+
+def normalize_interest(raw: str) -> str | None:
+    """NFKC, case-fold, trim, collapse inner white space; None when the result is not 1 to
+    32 allowed characters. Case-folding after NFKC can leave a string that is not NFKC
+    (``"ﬅ"``), so NFKC runs again: the same word always gives the same key."""
+    text = unicodedata.normalize("NFKC", raw)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text = " ".join(text.split())
+    if not 1 <= len(text) <= MAX_INTEREST_CHARS or not all(map(_interest_char, text)):
+        return None
+    return text
+
+
+def normalize_interests(value: object) -> tuple[str, ...]:
+    """The ``interests`` field: a list of at most 5 strings, each normalized; duplicates
+    after normalization count once. Returned sorted (the order the server matches and
+    reports them in). Raises :class:`InvalidField` naming the field."""
+    if not isinstance(value, list) or len(value) > MAX_INTERESTS:
+        raise InvalidField(f"'interests' must be a list of at most {MAX_INTERESTS} strings.")
+    out = set()
+    for item in value:
+        if not isinstance(item, str):
+            raise InvalidField("'interests' must be a list of strings.")
+        _require_unicode(item, "interests")
+        normalized = normalize_interest(item)
+        if normalized is None:
+            raise InvalidField(
+                f"Each of 'interests' must be 1 to {MAX_INTEREST_CHARS} letters, digits, "
+                "spaces, '-' or '_'."
+            )
+        out.add(normalized)
+    return tuple(sorted(out))
+
+
+def _interests(frame: dict[str, Any]) -> tuple[str, ...] | None:
+    value = frame.get("interests")
+    return None if value is None else normalize_interests(value)
+
+
+def _flag(frame: dict[str, Any], name: str) -> bool | None:
+    value = frame.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InvalidField(f"'{name}' must be true or false.")
     return value
 
 
@@ -144,16 +212,19 @@ def _command(frame: dict[str, Any], max_text_chars: int, max_reason_chars: int) 
     if not isinstance(action, str) or not action:
         raise UnknownAction("The frame has no 'action'.")
     if action == "join":
+        fallback = _flag(frame, "fallback")
         return Join(
             gender=_choice(frame, "gender", GENDERS, True),
             preference=_choice(frame, "preference", PREFERENCES, True),
+            interests=_interests(frame) or (),
+            fallback=True if fallback is None else fallback,
         )
     if action == "next":
         g = _choice(frame, "gender", GENDERS, False)
         p = _choice(frame, "preference", PREFERENCES, False)
         if bool(g) != bool(p):
             raise InvalidField("'next' takes both gender and preference, or neither.")
-        return Next(g, p)
+        return Next(g, p, _interests(frame), _flag(frame, "fallback"))
     if action == "send":
         text = frame.get("text")
         if not isinstance(text, str):
@@ -182,6 +253,11 @@ def _command(frame: dict[str, Any], max_text_chars: int, max_reason_chars: int) 
         return Block()
     if action == "signal":
         return Signal(_signal_data(frame))
+    if action == "typing":
+        typing = _flag(frame, "typing")
+        if typing is None:
+            raise InvalidField("'typing' must be true or false.")
+        return Typing(typing)
     shown = action if len(action) <= 32 else action[:32] + "..."
     raise UnknownAction(f"Unknown action {shown!r}. Use one of: {', '.join(ACTIONS)}.")
 

@@ -50,6 +50,7 @@ SCRIPT_NAMES = (
     "reap",
     "sweep",
     "mirror_block",
+    "typing",
 )
 
 #: Per script, per reply status: the field names in the order the script sends them.
@@ -64,6 +65,10 @@ REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
             "waited_ms",
             "gender",
             "preference",
+            "interests",
+            "fallback",
+            "common_interests",
+            "relaxed",
             "left_room_id",
             "left_partner_connection",
             "stale_removed",
@@ -73,6 +78,12 @@ REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
             "user_id",
             "gender",
             "preference",
+            "interests",
+            "fallback",
+            "online",
+            "eta_ms",
+            "only_recent",
+            "retry_ms",
             "left_room_id",
             "left_partner_connection",
             "stale_removed",
@@ -86,7 +97,37 @@ REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
         "left": ("user_id", "room_id", "partner_id", "partner_connection", "was_queued"),
         "away": ("user_id", "room_id", "partner_id", "partner_connection", "was_queued"),
     },
-    "heartbeat": {"ok": ("user_id", "state", "room_id", "partner_id", "left_room_id")},
+    "heartbeat": {
+        "room": ("user_id", "room_id", "partner_id"),
+        "idle": ("user_id", "left_room_id"),
+        "queued": (
+            "user_id",
+            "queue",
+            "online",
+            "eta_ms",
+            "only_recent",
+            "retry_ms",
+            "stale_removed",
+        ),
+        "matched": (
+            "room_id",
+            "user_id",
+            "partner_id",
+            "partner_connection",
+            "waited_ms",
+            "gender",
+            "preference",
+            "interests",
+            "fallback",
+            "common_interests",
+            "relaxed",
+            "online",
+            "eta_ms",
+            "only_recent",
+            "retry_ms",
+            "stale_removed",
+        ),
+    },
     "report": {"ok": ("room_id", "user_id", "reported_id", "entry_id")},
     "block": {"ok": ("room_id", "user_id", "blocked_id", "partner_connection")},
     "reap": {
@@ -96,6 +137,7 @@ REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
     },
     "sweep": {"ok": ("removed", "checked")},
     "mirror_block": {"ok": ("added",)},
+    "typing": {"ok": ("room_id", "partner_connection"), "dropped": ("reason",)},
 }
 
 _SCRIPT_LINE = re.compile(r"user_script:(\d+)")

@@ -26,14 +26,24 @@ from pairchat.domain.protocol import (
     Report,
     Send,
     Signal,
+    Typing,
     frame,
 )
 from pairchat.domain.rtc import IceConfig
-from pairchat.domain.store import ChatStore, JoinMode, MatchResult
+from pairchat.domain.store import ChatStore, JoinMode, MatchResult, QueueStatus
 from pairchat.domain.textfilter import TextFilter
 from pairchat.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _status_fields(status: QueueStatus) -> dict[str, Any]:
+    return {
+        "online": status.online,
+        "etaMs": status.eta_ms,
+        "onlyRecent": status.only_recent,
+        "retryMs": status.retry_ms,
+    }
 
 
 def new_room_id() -> str:
@@ -134,9 +144,21 @@ class ChatService:
         ``authenticated``: the connection's id is a verified token's subject (as the
         ``$connect`` authorizer decided), which stays the same in every pool."""
         if isinstance(command, Join):
-            self.join(connection_id, command.gender, command.preference)
+            self.join(
+                connection_id,
+                command.gender,
+                command.preference,
+                command.interests,
+                command.fallback,
+            )
         elif isinstance(command, Next):
-            self.next(connection_id, command.gender, command.preference)
+            self.next(
+                connection_id,
+                command.gender,
+                command.preference,
+                command.interests,
+                command.fallback,
+            )
         elif isinstance(command, Send):
             self.send(connection_id, command.text, command.mid)
         elif isinstance(command, Signal):
@@ -149,16 +171,35 @@ class ChatService:
             self.report(connection_id, command.reason)
         elif isinstance(command, Block):
             self.block(connection_id, authenticated)
+        elif isinstance(command, Typing):
+            self.typing(connection_id, command.typing)
         else:  # pragma: no cover - exhaustive
             raise TypeError(f"unhandled command {command!r}")
 
-    def join(self, connection_id: str, gender: str, preference: str) -> None:
+    def join(
+        self,
+        connection_id: str,
+        gender: str,
+        preference: str,
+        interests: tuple[str, ...] = (),
+        fallback: bool = True,
+    ) -> None:
+        """Pairs by the matching rule or queues. ``interests`` must be normalized
+        (:func:`~pairchat.domain.protocol.normalize_interests`)."""
         self.telemetry.count("Joins")
-        self._pair(connection_id, "join", gender, preference)
+        self._pair(connection_id, "join", gender, preference, interests, fallback)
 
-    def next(self, connection_id: str, gender: str = "", preference: str = "") -> None:
+    def next(
+        self,
+        connection_id: str,
+        gender: str = "",
+        preference: str = "",
+        interests: tuple[str, ...] | None = None,
+        fallback: bool | None = None,
+    ) -> None:
+        """Leaves the room, then joins again; what is not given is the last join's."""
         self.telemetry.count("Nexts")
-        self._pair(connection_id, "next", gender, preference)
+        self._pair(connection_id, "next", gender, preference, interests, fallback)
 
     def send(self, connection_id: str, text: str, mid: str = "") -> None:
         """Relays text to the partner. Raises :class:`PartnerAway` while the partner is
@@ -199,22 +240,31 @@ class ChatService:
         self._post_or_drop(connection_id, frame("left", roomId=result.room_id or None))
 
     def heartbeat(self, connection_id: str) -> None:
-        result = self.store.heartbeat(connection_id)
+        result = self.store.heartbeat(connection_id, self._room_ids())
         if result.left_room_id:
             self._tell_partner_left(connection_id, result.left_room_id)
         if result.state == "room":
             alias = self.alias(result.room_id, result.partner_id)
             pong = frame("pong", state="room", roomId=result.room_id, partnerId=alias)
+        elif result.status is not None:
+            pong = frame("pong", state="queued", **_status_fields(result.status))
         else:
             pong = frame("pong", state=result.state)
         self._post_or_drop(connection_id, pong)
-        if result.state == "queued":
-            # A join's scan is bounded, so two compatible waiters can miss each other (the
-            # window was full of one's recent partners). Waiters search again on heartbeats.
-            retry = self.store.match(connection_id, "retry", "", "", self._room_ids())
-            if retry.matched:
-                self.telemetry.count("RetryMatches")
-                self._settle(connection_id, retry)
+        if result.match is not None:
+            # The waiter searched again (something changed since its last search) and found
+            # someone: announced like a join's pair.
+            self.telemetry.count("RetryMatches")
+            self._settle(connection_id, result.match)
+
+    def typing(self, connection_id: str, typing: bool) -> None:
+        """Best effort: a dropped indicator (over 2 a second, partner gone) is silent."""
+        target = self.store.typing(connection_id)
+        if target is None:
+            return
+        indicator = frame("typing", roomId=target.room_id, typing=typing)
+        if not self.notifier.post(target.partner_connection, indicator):
+            self._drop(target.partner_connection)
 
     def report(self, connection_id: str, reason: str) -> None:
         """Files a report about the partner the server knows (never one named by the client)."""
@@ -259,8 +309,18 @@ class ChatService:
                 log.exception("could not mirror a block into pool %s", mirror.pool)
                 self.telemetry.count("BlockMirrorFailures")
 
-    def _pair(self, connection_id: str, mode: JoinMode, gender: str, preference: str) -> None:
-        result = self.store.match(connection_id, mode, gender, preference, self._room_ids())
+    def _pair(
+        self,
+        connection_id: str,
+        mode: JoinMode,
+        gender: str,
+        preference: str,
+        interests: tuple[str, ...] | None,
+        fallback: bool | None,
+    ) -> None:
+        result = self.store.match(
+            connection_id, mode, gender, preference, self._room_ids(), interests, fallback
+        )
         if result.left_partner_connection:
             self._tell_partner_left(result.left_partner_connection, result.left_room_id)
         if result.stale_removed:
@@ -279,22 +339,40 @@ class ChatService:
             attempts += 1
             mode: JoinMode = "join" if attempts <= self.settings.rematch_attempts else "queue"
             result = self.store.match(
-                connection_id, mode, result.gender, result.preference, self._room_ids()
+                connection_id, mode, result.gender, result.preference, self._room_ids(), None, None
             )
-        self._post_or_drop(connection_id, frame("queued", queue=result.queue))
+        status = result.status
+        assert status is not None, "a queued result carries its status"
+        queued = frame(
+            "queued",
+            queue=result.queue,
+            interests=list(result.interests),
+            fallback=result.fallback,
+            **_status_fields(status),
+        )
+        self._post_or_drop(connection_id, queued)
 
     def _announce(self, connection_id: str, result: MatchResult) -> str:
         """Tells both users of a reserved pair: the waiter first, then the joiner."""
         room = result.room_id
+        shared = {"commonInterests": list(result.common_interests), "relaxed": result.relaxed}
         waiter_frame = frame(
-            "matched", roomId=room, partnerId=self.alias(room, result.user_id), **self._rtc()
+            "matched",
+            roomId=room,
+            partnerId=self.alias(room, result.user_id),
+            **shared,
+            **self._rtc(),
         )
         if not self._deliver(result.partner_connection, waiter_frame):
             self.telemetry.count("GoneConnections")
             self.store.leave(result.partner_connection, "gone")  # dissolves the room too
             return "waiter_gone"
         joiner_frame = frame(
-            "matched", roomId=room, partnerId=self.alias(room, result.partner_id), **self._rtc()
+            "matched",
+            roomId=room,
+            partnerId=self.alias(room, result.partner_id),
+            **shared,
+            **self._rtc(),
         )
         if not self._deliver(connection_id, joiner_frame):
             self._drop(connection_id)  # tells the waiter partner_left

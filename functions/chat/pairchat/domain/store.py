@@ -9,14 +9,45 @@ or from ``$connect``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from pairchat.domain.keys import Keys
 from pairchat.domain.scripts import Reply, ScriptingClient, Scripts
 from pairchat.settings import Settings
 
-JoinMode = Literal["join", "next", "queue", "retry"]
+JoinMode = Literal["join", "next", "queue"]
 LeaveMode = Literal["leave", "disconnect", "gone"]
+
+#: The longest a waiter is told to wait between heartbeats (``retryMs``, docs/protocol.md).
+QUEUED_HEARTBEAT_MS: Final = 5000
+#: Typing indicators allowed per user per window; the excess is dropped silently.
+TYPING_LIMIT: Final = 2
+TYPING_WINDOW_MS: Final = 1000
+
+
+def _csv(values: str) -> tuple[str, ...]:
+    return tuple(values.split(",")) if values else ()
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """What a waiting client is told in ``queued`` and ``pong``."""
+
+    online: int
+    #: None: too little data for an estimate.
+    eta_ms: int | None
+    only_recent: bool
+    retry_ms: int
+
+    @classmethod
+    def of(cls, r: Reply) -> QueueStatus:
+        eta = r["eta_ms"]
+        return cls(
+            online=int(r["online"]),
+            eta_ms=int(eta) if eta else None,
+            only_recent=r["only_recent"] == "1",
+            retry_ms=int(r["retry_ms"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -31,10 +62,43 @@ class MatchResult:
     partner_id: str = ""
     partner_connection: str = ""
     waited_ms: float = 0.0
+    #: The caller's interests (normalized, sorted) and fallback, as used for this search.
+    interests: tuple[str, ...] = ()
+    fallback: bool = True
+    #: matched: the interests both share (sorted), and whether fallback paired them.
+    common_interests: tuple[str, ...] = ()
+    relaxed: bool = False
+    #: queued: what the client is told while it waits.
+    status: QueueStatus | None = None
     #: What ``next`` left behind: the old room and whom to tell ``partner_left``.
     left_room_id: str = ""
     left_partner_connection: str = ""
     stale_removed: int = 0
+
+    @classmethod
+    def of(cls, r: Reply) -> MatchResult:
+        """From a 'matched' or 'queued' reply of match.lua, or a 'matched' of heartbeat.lua
+        (fields a status lacks read as '')."""
+        queued = r.status == "queued"
+        return cls(
+            matched=not queued,
+            user_id=r["user_id"],
+            gender=r["gender"],
+            preference=r["preference"],
+            room_id=r.get("room_id"),
+            queue=r.get("queue"),
+            partner_id=r.get("partner_id"),
+            partner_connection=r.get("partner_connection"),
+            waited_ms=float(r.get("waited_ms") or 0),
+            interests=_csv(r["interests"]),
+            fallback=r["fallback"] == "1",
+            common_interests=_csv(r.get("common_interests")),
+            relaxed=r.get("relaxed") == "1",
+            status=QueueStatus.of(r) if queued else None,
+            left_room_id=r.get("left_room_id"),
+            left_partner_connection=r.get("left_partner_connection"),
+            stale_removed=int(r["stale_removed"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +167,16 @@ class HeartbeatResult:
     partner_id: str = ""
     #: A room found dead (the partner's session was gone) and dissolved: tell partner_left.
     left_room_id: str = ""
+    #: queued: the status for the pong (as it was before the search, when that paired).
+    status: QueueStatus | None = None
+    #: The waiter's search paired it: the pair to announce.
+    match: MatchResult | None = None
+
+
+@dataclass(frozen=True)
+class TypingResult:
+    room_id: str
+    partner_connection: str
 
 
 class ChatStore:
@@ -136,8 +210,18 @@ class ChatStore:
         )
 
     def match(
-        self, connection_id: str, mode: JoinMode, gender: str, preference: str, room_id: str
+        self,
+        connection_id: str,
+        mode: JoinMode,
+        gender: str,
+        preference: str,
+        room_id: str,
+        interests: tuple[str, ...] | None = None,
+        fallback: bool | None = None,
     ) -> MatchResult:
+        """Pairs or enqueues. ``gender``/``preference`` '' (with ``next``), ``interests`` and
+        ``fallback`` None reuse the session's last values; interests must be normalized
+        (protocol.normalize_interests)."""
         s = self.settings
         r = self._run(
             "match",
@@ -152,22 +236,12 @@ class ChatStore:
             s.match_scan_window,
             s.rate_joins,
             self._rate_window_ms,
+            "*" if interests is None else ",".join(interests),
+            "*" if fallback is None else ("1" if fallback else "0"),
+            s.match_relax_s * 1000,
+            QUEUED_HEARTBEAT_MS,
         )
-        # 'queued' replies carry no partner fields and 'matched' ones no queue.
-        return MatchResult(
-            matched=r.status == "matched",
-            user_id=r["user_id"],
-            gender=r["gender"],
-            preference=r["preference"],
-            room_id=r.get("room_id"),
-            queue=r.get("queue"),
-            partner_id=r.get("partner_id"),
-            partner_connection=r.get("partner_connection"),
-            waited_ms=float(r.get("waited_ms") or 0),
-            left_room_id=r["left_room_id"],
-            left_partner_connection=r["left_partner_connection"],
-            stale_removed=int(r["stale_removed"]),
-        )
+        return MatchResult.of(r)
 
     def relay(self, connection_id: str) -> RelayResult:
         s = self.settings
@@ -193,17 +267,36 @@ class ChatStore:
             away=r.status == "away",
         )
 
-    def heartbeat(self, connection_id: str) -> HeartbeatResult:
-        r = self._run("heartbeat", connection_id, self._session_ttl_ms, self.settings.room_ttl_s)
-        state = r["state"]
-        assert state in ("room", "queued", "idle")
-        return HeartbeatResult(
-            user_id=r["user_id"],
-            state=state,  # type: ignore[arg-type]
-            room_id=r["room_id"],
-            partner_id=r["partner_id"],
-            left_room_id=r["left_room_id"],
+    def heartbeat(self, connection_id: str, room_id: str) -> HeartbeatResult:
+        """Keeps the session alive; a waiter searches again when something changed, and is
+        paired into ``room_id`` when that finds someone."""
+        s = self.settings
+        r = self._run(
+            "heartbeat",
+            connection_id,
+            self._session_ttl_ms,
+            s.room_ttl_s,
+            room_id,
+            s.recent_ttl_s,
+            s.match_scan_window,
+            QUEUED_HEARTBEAT_MS,
         )
+        if r.status == "matched":
+            match = MatchResult.of(r)
+            return HeartbeatResult(r["user_id"], "queued", status=QueueStatus.of(r), match=match)
+        if r.status == "queued":
+            return HeartbeatResult(r["user_id"], "queued", status=QueueStatus.of(r))
+        if r.status == "room":
+            return HeartbeatResult(r["user_id"], "room", r["room_id"], r["partner_id"])
+        return HeartbeatResult(r["user_id"], "idle", left_room_id=r["left_room_id"])
+
+    def typing(self, connection_id: str) -> TypingResult | None:
+        """Where a typing indicator goes; None when it is dropped (over the limit, or the
+        partner is gone or reconnecting). Writes nothing but the limiter's counter."""
+        r = self._run("typing", connection_id, TYPING_LIMIT, TYPING_WINDOW_MS)
+        if r.status != "ok":
+            return None
+        return TypingResult(r["room_id"], r["partner_connection"])
 
     def report(self, connection_id: str, reason: str) -> PartnerAction:
         r = self._run("report", connection_id, reason, self.settings.reports_max)

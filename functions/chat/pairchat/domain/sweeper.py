@@ -4,8 +4,10 @@ Sessions and connection keys expire by TTL on their own. What does not expire is
 entry (sorted-set members have no TTL) and, while the other member keeps heartbeating, a
 room whose partner's session is gone. Each run therefore
 
-* pages through every queue with ``ZSCAN`` and hands each page to ``sweep.lua``, which
-  re-checks every entry atomically and removes the stale ones (match.lua's rule);
+* pages through every queue, interest index, the relaxation set and the online set
+  (``Keys.swept()``) with ``ZSCAN`` and hands each page to ``sweep.lua``, which re-checks
+  every entry atomically and removes the stale ones (the searches' rule; lapsed online
+  registrations);
 * pages through ``room:*`` keys with ``SCAN`` and runs ``reap.lua`` on each room, which ends
   a room one of whose members is gone; the survivor is told ``partner_left`` (when the
   Management API endpoint is configured).
@@ -44,6 +46,8 @@ ROOMS_CURSOR = "rooms"
 class SweepResult:
     queue_entries_checked: int = 0
     queue_entries_removed: int = 0
+    #: Lapsed online registrations removed (sessions that vanished without $disconnect).
+    online_lapsed: int = 0
     rooms_checked: int = 0
     rooms_reaped: int = 0
     partners_notified: int = 0
@@ -89,8 +93,7 @@ class Sweeper:
         raw = self.client.hgetall(self.keys.sweeper()) or {}
         cursors = {as_text(k): int(as_text(v)) for k, v in raw.items()}
         new_cursors: dict[str, int] = {}
-        for gender, preference, key in self.keys.all_queues():
-            name = self.keys.queue_name(gender, preference)
+        for name, key in self.keys.swept():
             cursor = self._sweep_queue(key, name, cursors.get(name, 0), result)
             new_cursors[name] = cursor
             result.passes_completed += cursor == 0
@@ -110,6 +113,9 @@ class Sweeper:
             seen += len(members)
             for i in range(0, len(members), self.page):
                 swept = self.store.sweep_queue(name, members[i : i + self.page])
+                if key == self.keys.online():
+                    result.online_lapsed += swept.removed
+                    continue
                 result.queue_entries_removed += swept.removed
                 result.queue_entries_checked += swept.checked
             if cursor == 0 or seen >= self.max_queue_entries:

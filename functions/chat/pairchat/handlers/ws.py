@@ -3,11 +3,11 @@
 template.yaml wires ``$connect`` (after the authorizer, :mod:`pairchat.handlers.authorizer`)
 to :func:`on_connect`, ``$disconnect`` to :func:`on_disconnect`, and every message route
 (``join``, ``send``, ``signal``, ``next``, ``leave``, ``heartbeat``, ``report``, ``block``,
-``$default``) to :func:`on_message` (one function for every message route keeps one warm pool
-instead of nine). The ``handle_*`` functions are the adapters proper: they take the service,
-so tests call them with their own. The entry points pick the service of the connection's pool
-from ``requestContext.authorizer`` (:meth:`Runtime.service_for`): what the authorizer decided
-at ``$connect``, never a frame's field.
+``typing``, ``$default``) to :func:`on_message` (one function for every message route keeps one
+warm pool instead of ten). The ``handle_*`` functions are the adapters proper: they take the
+service, so tests call them with their own. The entry points pick the service of the
+connection's pool from ``requestContext.authorizer`` (:meth:`Runtime.service_for`): what the
+authorizer decided at ``$connect``, never a frame's field.
 """
 
 from __future__ import annotations
