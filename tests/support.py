@@ -151,3 +151,17 @@ def pair(service: Any, a: str, b: str, *, token: bool = False) -> tuple[str, str
     rid = service.store.client.hget(service.store.keys.session(f"u-{a}"), "room")
     assert rid, "the two should have been paired"
     return f"u-{a}", f"u-{b}"
+
+
+def relax_now(client: Any, keys: Any, user_id: str) -> bool:
+    """Lets ``user_id``'s relaxation time pass at once (as if MATCH_RELAX_SECONDS had run):
+    its session's deadline and its relaxation entry move to the epoch. False when it has no
+    pending relaxation (no interests, fallback off, already open, or not waiting)."""
+    session = client.hmget(keys.session(user_id), "q", "rd", "pr", "fb")
+    q, rd, pr, fb = (None if v is None else str(v) for v in session)
+    if not q or not rd or pr == "1" or fb != "1":
+        return False
+    client.hset(keys.session(user_id), "rd", "0")
+    if client.zscore(keys.relax(), user_id) is not None:
+        client.zadd(keys.relax(), {user_id: 0})
+    return True

@@ -14,7 +14,9 @@ from pairchat.domain.protocol import (
     Leave,
     Next,
     Send,
+    Typing,
     frame,
+    normalize_interest,
     parse,
 )
 
@@ -90,3 +92,74 @@ def test_ref_is_read_and_attached_to_errors() -> None:
     with pytest.raises(InvalidJson) as bad:
         parse_with_ref("{nope", 10)
     assert bad.value.ref is None
+
+
+# -- interests, fallback, typing (issue 11) --------------------------------------------------
+
+
+def join(**fields: object) -> object:
+    return p({"action": "join", "gender": "male", "preference": "any", **fields})
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("Music", "music"),
+        ("  Jazz \t  Piano  ", "jazz piano"),  # trimmed, inner white space collapsed
+        ("Straße", "strasse"),  # case-folded, not just lowered
+        ("\uff2d\uff35\uff33\uff29\uff23", "music"),  # NFKC: full-width letters
+        ("ﬅ", "st"),  # a ligature NFKC splits, then case-folded
+        ("संगीत", "संगीत"),  # letters with combining marks (Devanagari)
+        ("日本語 の 本", "日本語 の 本"),
+        ("rock-n_roll 2", "rock-n_roll 2"),
+        ("x" * 32, "x" * 32),
+    ],
+)
+def test_interests_are_normalized(raw: str, normalized: str) -> None:
+    assert normalize_interest(raw) == normalized
+    assert join(interests=[raw]) == Join("male", "any", (normalized,), True)
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "x" * 33, "c++", "a:b", "a,b", "😀", "dot.com", "\u0000x", "x\u200b"]
+)
+def test_interests_outside_the_alphabet_are_refused(raw: str) -> None:
+    assert normalize_interest(raw) is None
+    with pytest.raises(InvalidField) as info:
+        join(interests=[raw])
+    assert "interests" in info.value.message
+
+
+def test_interests_are_deduplicated_and_sorted_and_at_most_five() -> None:
+    assert join(interests=["b", "A", "a ", "B"]) == Join("male", "any", ("a", "b"), True)
+    assert join(interests=[]) == Join("male", "any", (), True)
+    five = join(interests=["a", "b", "c", "d", "e"])
+    assert five == Join("male", "any", ("a", "b", "c", "d", "e"), True)
+    for bad in (["a", "b", "c", "d", "e", "f"], "music", [1], [None], {"a": 1}):
+        with pytest.raises(InvalidField) as info:
+            join(interests=bad)
+        assert "interests" in info.value.message
+
+
+def test_fallback_is_a_boolean_defaulting_to_true() -> None:
+    assert join(fallback=False) == Join("male", "any", (), False)
+    assert join() == Join("male", "any", (), True)
+    for bad in ("false", 0, 1):
+        with pytest.raises(InvalidField) as info:
+            join(fallback=bad)
+        assert "fallback" in info.value.message
+
+
+def test_next_reuses_what_it_is_not_given() -> None:
+    assert p({"action": "next"}) == Next("", "", None, None)
+    assert p({"action": "next", "interests": ["Go"]}) == Next("", "", ("go",), None)
+    assert p({"action": "next", "fallback": False}) == Next("", "", None, False)
+
+
+def test_typing_takes_a_boolean() -> None:
+    assert p({"action": "typing", "typing": True}) == Typing(True)
+    assert p({"action": "typing", "typing": False}) == Typing(False)
+    for bad in ({}, {"typing": "yes"}, {"typing": 1}):
+        with pytest.raises(InvalidField) as info:
+            p({"action": "typing", **bad})
+        assert "typing" in info.value.message
