@@ -79,7 +79,24 @@ def _populate(
                 connect(keys=[ck], args=[keys.prefix, cid, uid, ttl_ms], client=pipe)
                 match(
                     keys=[ck],
-                    args=[keys.prefix, cid, "queue", g, p, "r", ttl_ms, 600, 600, 64],
+                    args=[
+                        keys.prefix,
+                        cid,
+                        "queue",
+                        g,
+                        p,
+                        "r",
+                        ttl_ms,
+                        600,
+                        600,
+                        64,
+                        0,
+                        60000,
+                        "",
+                        "1",
+                        10000,
+                        5000,
+                    ],
                     client=pipe,
                 )
             pipe.execute()

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, depth, e2e, pools, servertime, textfilter, throughput
+from bench import coldstart, cost, depth, e2e, matching, pools, servertime, textfilter, throughput
 from bench.common import RESULTS_DIR, Metric, print_metrics
 
 BENCHMARKS: dict[str, Callable[[], list[Metric]]] = {
     "throughput": throughput.run,
     "servertime": servertime.run,
     "depth": depth.run,
+    "matching": matching.run,
     "coldstart": coldstart.run,
     "e2e": e2e.run,
     "textfilter": textfilter.run,

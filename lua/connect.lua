@@ -24,6 +24,7 @@
 -- @include includes/mate_in
 -- @include includes/in_room
 -- @include includes/online_register
+-- @include includes/online_recount
 local uid = ARGV[3]
 local ttl = tonumber(ARGV[4])
 local kind = ARGV[5]
@@ -37,6 +38,7 @@ redis.call('HDEL', sk, 'away')
 redis.call('SET', KEYS[1], uid, 'PX', ttl)
 touch(sk, ttl)
 online_register(uid, sk, now, ttl)
+online_recount(now)
 if previous ~= '' and previous ~= CONN_ID then
   redis.call('DEL', conn_key(previous))
 end

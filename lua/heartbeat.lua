@@ -32,14 +32,16 @@
   enqueued or opened there), or when its session's `ra` (search-again time) is due: a recent
   partnership that kept someone out ended, or the last search was cut short by the window.
   Otherwise the heartbeat reads the session and the pool hash and refreshes the session's
-  TTL: 6 commands with EVALSHA, plus 5 to renew the connection key and the online
-  registration once a quarter of the session TTL has run.
+  TTL: 6 commands with EVALSHA; plus, once a third of the session TTL has run, 3 to renew
+  the connection key and the online registration (and 3 to recount the online count when a
+  registration lapsed since the last count: online_recount).
 
   Work: O(1) without a search; with one, match.lua's search bound.
 ]]
 -- @include common
 -- @include includes/resolve
 -- @include includes/online_register
+-- @include includes/online_recount
 -- @include includes/current_room
 -- @include includes/mate_in
 -- @include includes/in_room
@@ -47,47 +49,51 @@
 -- @include includes/interest_list
 -- @include includes/compatible_segments
 -- @include includes/pool_get
--- @include includes/eta_field
 -- @include includes/queue_status
+-- @include includes/wait_decode
+-- @include includes/wait_encode
 -- @include includes/open_up
 -- @include includes/search
 -- @include includes/pair
 
-local uid, sk, f = resolve('room', 'q', 'qs', 'g', 'p', 'in', 'fb', 'rd', 'pr', 'sv', 'ra', 'or',
-                           'ol')
+local uid, sk, f = resolve('room', 'q', 'w', 'ol')
 if not uid then return refuse('session_expired') end
 local ttl = tonumber(ARGV[3])
-redis.call('PEXPIRE', sk, ttl)
+redis.call('PEXPIRE', sk, ARGV[3])
 local now = now_ms()
--- The connection key and the online registration are renewed once a quarter of the last
--- renewal has run (any other frame refreshes the connection key too): clients heartbeat at
--- least every half TTL, so neither lapses before the session.
-if not tonumber(f.ol or '') or tonumber(f.ol) - now < ttl * 3 / 4 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
+-- The connection key and the online registration are renewed on every heartbeat in a room,
+-- and while waiting (heartbeats every retry_ms) once a third of the last renewal has run:
+-- clients heartbeat at least every half TTL, and every other frame refreshes the connection
+-- key too, so neither lapses before the session.
+local me = f.q and wait_decode(f.w)
+if f.room or not me then
+  -- In a room (a heartbeat every 30 s): renewed every time, without the lease bookkeeping.
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('ZADD', online_key(), string.format('%.0f', now + ttl), uid)
+elseif not tonumber(f.ol or '') or tonumber(f.ol) - now < ttl * 2 / 3 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
   online_register(uid, sk, now, ttl)
 end
-
 local left = ''
 if f.room then
   local rid, rk = current_room(sk, f.room)
   if rid then
     local mate = mate_in(rk, uid)
     if in_room(mate, rid) then
-      redis.call('EXPIRE', rk, tonumber(ARGV[4]))
+      redis.call('EXPIRE', rk, ARGV[4])
       return {'room', 'user_id', uid, 'room_id', rid, 'partner_id', mate}
     end
     dissolve(rid, uid)
     left = rid
   end
 end
-if not f.q or not f.qs then return {'idle', 'user_id', uid, 'left_room_id', left} end
+if not me or f.room then return {'idle', 'user_id', uid, 'left_room_id', left} end
 
-local me = {q = f.q, qs = f.qs, g = f.g, p = f.p, csv = f['in'] or '', fb = f.fb or '1',
-            rd = f.rd or '', pr = f.pr or '', ra = f.ra or '', ['or'] = f['or']}
+me.q = f.q
 me.interests = interest_list(me.csv)
 me.open = #me.interests == 0 or me.pr == '1'
 local segments = compatible_segments(me.g, me.p)
-local fields = {'on', eta_field(me.q, me.csv)}
+local fields = {'on', 'ox', eta_field(me.q, me.csv)}
 for _, seg in ipairs(segments) do fields[#fields + 1] = 'v:' .. queue_name(seg[1], seg[2]) end
 local pool = pool_get(fields)
 local function versions()
@@ -102,7 +108,7 @@ local retry_cap = tonumber(ARGV[8])
 local status = queue_status(me, pool, now, retry_cap)
 local relax_due = not me.open and me.fb == '1' and tonumber(me.rd) and tonumber(me.rd) <= now
 local recheck_due = tonumber(me.ra) and tonumber(me.ra) <= now
-if not (relax_due or recheck_due or versions() ~= f.sv) then
+if not (relax_due or recheck_due or versions() ~= me.sv) then
   return {'queued', 'user_id', uid, 'queue', me.q, 'online', status.online,
           'eta_ms', status.eta_ms, 'only_recent', status.only_recent,
           'retry_ms', status.retry_ms, 'stale_removed', '0'}
@@ -110,13 +116,12 @@ end
 
 if relax_due then
   open_up(uid, me)
-  me.open, me.pr = true, '1'
+  me.open = true
 end
 local best, w, rep = search(uid, me, tonumber(ARGV[7]), now)
 if best then
   local rid = ARGV[5]
-  local waited, common, relaxed = pair(uid, sk, me, best, w, rid, tonumber(ARGV[4]),
-                                       tonumber(ARGV[6]), now)
+  local waited, common, relaxed = pair(uid, sk, me, best, w, rid, ARGV[4], ARGV[6], now)
   return {'matched', 'room_id', rid, 'user_id', uid, 'partner_id', best,
           'partner_connection', w.conn, 'waited_ms', string.format('%.0f', waited),
           'gender', me.g, 'preference', me.p, 'interests', me.csv, 'fallback', me.fb,
@@ -135,7 +140,8 @@ me['or'] = (rep.complete and rep.passed > 0) and '1' or '0'
 -- The versions as they are after this search (its own opening and promote_due bump some).
 local after = pool_get(fields)
 for k, v in pairs(after) do pool[k] = v end
-redis.call('HSET', sk, 'sv', versions(), 'ra', me.ra, 'or', me['or'])
+me.sv = versions()
+redis.call('HSET', sk, 'w', wait_encode(me))
 status = queue_status(me, pool, now, retry_cap)
 return {'queued', 'user_id', uid, 'queue', me.q, 'online', status.online,
         'eta_ms', status.eta_ms, 'only_recent', status.only_recent,

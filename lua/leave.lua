@@ -62,7 +62,7 @@ local partner, pconn = '', ''
 if rid then partner, pconn = dissolve(rid, uid) end
 local was_queued = dequeue(uid, sk)
 if mode == 'leave' then
-  touch(sk, tonumber(ARGV[4]))
+  touch(sk, ARGV[4])
 else
   online_unregister(uid, now_ms())
   redis.call('DEL', sk, KEYS[1])

@@ -60,32 +60,38 @@
 -- @include includes/interest_list
 -- @include includes/compatible_segments
 -- @include includes/pool_get
--- @include includes/eta_field
 -- @include includes/queue_status
+-- @include includes/wait_decode
+-- @include includes/wait_encode
 -- @include includes/unlist
 -- @include includes/search
 -- @include includes/pair
 -- @include includes/enqueue
 
-local uid, sk, f = resolve('room', 'q', 'qs', 'g', 'p', 'in', 'fb', 'rd', 'pr', 'ra', 'or')
+local uid, sk, f = resolve('room', 'q')
 if not uid then return refuse('session_expired') end
 
 -- Validation: nothing is written before it is over.
 local mode = ARGV[3]
-local gender, pref = ARGV[4], ARGV[5]
+local gender, pref, csv, fb = ARGV[4], ARGV[5], ARGV[13], ARGV[14]
+-- The last join's values (and the wait state) are read only when they matter.
+local last = {}
+if f.q or mode ~= 'join' or csv == '*' or fb == '*' then
+  local l = redis.call('HMGET', sk, 'g', 'p', 'in', 'fb', 'w')
+  last = {g = l[1], p = l[2], csv = l[3] or '', fb = l[4] or '1', w = wait_decode(l[5])}
+end
 if mode == 'next' and gender == '' and pref == '' then
-  if not f.g or not f.p then return refuse('not_joined') end
-  gender, pref = f.g, f.p
+  if not last.g or not last.p then return refuse('not_joined') end
+  gender, pref = last.g, last.p
 end
 if not (gender == 'male' or gender == 'female') then return refuse('invalid_field') end
 if not (pref == 'male' or pref == 'female' or pref == 'any') then
   return refuse('invalid_field')
 end
-local csv, fb = ARGV[13], ARGV[14]
-if csv == '*' then csv = f['in'] or '' end
-if fb == '*' then fb = f.fb or '1' end
+if csv == '*' then csv = last.csv end
+if fb == '*' then fb = last.fb end
 local interests = interest_list(csv)
-if #interests > 5 or string.find(csv, ':', 1, true) or (fb ~= '1' and fb ~= '0') then
+if #interests > 5 or string.find(csv, '[:|]') or (fb ~= '1' and fb ~= '0') then
   return refuse('invalid_field')
 end
 
@@ -102,7 +108,7 @@ end
 
 -- From here on the script writes.
 rate_record(counter, rate_window)
-touch(sk, tonumber(ARGV[7]))
+touch(sk, ARGV[7])
 local left_room, left_conn = '', ''
 if rid_now then
   left_room = rid_now
@@ -110,18 +116,18 @@ if rid_now then
   _, left_conn = dissolve(rid_now, uid)
 end
 
-local relax_ms = tonumber(ARGV[15])
-local me = {g = gender, p = pref, csv = csv, interests = interests, fb = fb}
-me.open = #interests == 0 or (fb == '1' and relax_ms <= 0)
-me.rd = ''
-if #interests > 0 and fb == '1' then me.rd = string.format('%.0f', now + relax_ms) end
 local my_q = queue_name(gender, pref)
-local segments = compatible_segments(gender, pref)
-local fields = {'last', 'on', eta_field(my_q, csv)}
-for _, seg in ipairs(segments) do fields[#fields + 1] = 'v:' .. queue_name(seg[1], seg[2]) end
-local pool = pool_get(fields)
 local retry_cap = tonumber(ARGV[16])
-
+local pool
+-- The pool fields a queued reply needs, and the versions a waiter's heartbeat compares.
+local function read_pool()
+  local fields = {'last', 'on', 'ox', eta_field(my_q, csv), 'v:' .. my_q}
+  for _, seg in ipairs(compatible_segments(gender, pref)) do
+    local name = queue_name(seg[1], seg[2])
+    if name ~= my_q then fields[#fields + 1] = 'v:' .. name end
+  end
+  pool = pool_get(fields)
+end
 local function queued(w, stale)
   local st = queue_status(w, pool, now, retry_cap)
   return {'queued', 'queue', my_q, 'user_id', uid, 'gender', gender, 'preference', pref,
@@ -130,25 +136,28 @@ local function queued(w, stale)
           'left_partner_connection', left_conn, 'stale_removed', tostring(stale)}
 end
 
-if f.q and f.qs then
-  local same = f.q == my_q and (f['in'] or '') == csv and (f.fb or '1') == fb
-  if same and mode ~= 'queue' then
+local mine = last.w
+if f.q and mine then
+  mine.q = f.q
+  if mode ~= 'queue' and f.q == my_q and mine.csv == csv and mine.fb == fb then
     -- Idempotent: already waiting with these settings. Keep the place in the line.
-    return queued({q = f.q, qs = f.qs, csv = csv, fb = fb, rd = f.rd, pr = f.pr, ra = f.ra,
-                   ['or'] = f['or']}, 0)
+    read_pool()
+    return queued(mine, 0)
   end
-  unlist(uid, {q = f.q, qs = f.qs, g = f.g, p = f.p, csv = f['in'] or ''})
+  unlist(uid, mine)
 end
 
-local window = tonumber(ARGV[10])
+local relax_ms = tonumber(ARGV[15])
+local me = {g = gender, p = pref, csv = csv, interests = interests, fb = fb, rd = ''}
+me.open = #interests == 0 or (fb == '1' and relax_ms <= 0)
+if #interests > 0 and fb == '1' then me.rd = string.format('%.0f', now + relax_ms) end
 local best, w, rep = nil, nil, {stale = 0, passed = 0, complete = false}
-if mode ~= 'queue' then best, w, rep = search(uid, me, window, now) end
+if mode ~= 'queue' then best, w, rep = search(uid, me, tonumber(ARGV[10]), now) end
 
 if best then
-  if f.q then redis.call('HDEL', sk, 'q', 'qs', 'rd', 'pr', 'sv', 'ra', 'or') end
+  if f.q then redis.call('HDEL', sk, 'q', 'w') end
   local rid = ARGV[6]
-  local waited, common, relaxed = pair(uid, sk, me, best, w, rid, tonumber(ARGV[8]),
-                                       tonumber(ARGV[9]), now)
+  local waited, common, relaxed = pair(uid, sk, me, best, w, rid, ARGV[8], ARGV[9], now)
   return {'matched', 'room_id', rid, 'user_id', uid, 'partner_id', best,
           'partner_connection', w.conn, 'waited_ms', string.format('%.0f', waited),
           'gender', gender, 'preference', pref, 'interests', csv, 'fallback', fb,
@@ -157,22 +166,23 @@ if best then
           'stale_removed', tostring(rep.stale)}
 end
 
-local qname, qs, version = enqueue(uid, me, now, pool.last)
+read_pool()
+local qname, qs, version = enqueue(uid, me, now, pool)
 pool['v:' .. qname] = version
 local seen = {}
-for _, seg in ipairs(segments) do
+for _, seg in ipairs(compatible_segments(gender, pref)) do
   seen[#seen + 1] = pool['v:' .. queue_name(seg[1], seg[2])] or '0'
 end
 -- Search again on a heartbeat when a recent partnership that kept someone out ends, or at
 -- once when this search was cut short (or skipped, in 'queue' mode).
-local ra = ''
+local state = {qs = qs, rd = me.rd, pr = me.open and '1' or '', ra = '', sv = table.concat(seen, ','),
+               g = gender, p = pref, fb = fb, csv = csv, q = qname}
 if not rep.complete then
-  ra = '0'
+  state.ra = '0'
 elseif rep.recheck then
-  ra = string.format('%.0f', now + rep.recheck)
+  state.ra = string.format('%.0f', now + rep.recheck)
 end
-local only = (rep.complete and rep.passed > 0) and '1' or '0'
-redis.call('HSET', sk, 'g', gender, 'p', pref, 'in', csv, 'fb', fb, 'q', qname, 'qs', qs,
-  'rd', me.rd, 'pr', me.open and '1' or '', 'sv', table.concat(seen, ','), 'ra', ra, 'or', only)
-return queued({q = qname, qs = qs, csv = csv, fb = fb, rd = me.rd, pr = me.open and '1' or '',
-               ra = ra, ['or'] = only}, rep.stale)
+state['or'] = (rep.complete and rep.passed > 0) and '1' or '0'
+redis.call('HSET', sk, 'g', gender, 'p', pref, 'in', csv, 'fb', fb, 'q', qname,
+  'w', wait_encode(state))
+return queued(state, rep.stale)

@@ -155,13 +155,15 @@ def pair(service: Any, a: str, b: str, *, token: bool = False) -> tuple[str, str
 
 def relax_now(client: Any, keys: Any, user_id: str) -> bool:
     """Lets ``user_id``'s relaxation time pass at once (as if MATCH_RELAX_SECONDS had run):
-    its session's deadline and its relaxation entry move to the epoch. False when it has no
-    pending relaxation (no interests, fallback off, already open, or not waiting)."""
-    session = client.hmget(keys.session(user_id), "q", "rd", "pr", "fb")
-    q, rd, pr, fb = (None if v is None else str(v) for v in session)
-    if not q or not rd or pr == "1" or fb != "1":
+    its wait state's deadline and its relaxation entry move to the epoch. False when it has
+    no pending relaxation (no interests, fallback off, already open, or not waiting)."""
+    from pairchat.domain.store import WaitState
+
+    raw = client.hget(keys.session(user_id), "w")
+    state = WaitState.parse(raw)
+    if state is None or not state.rd or state.open or not state.fallback:
         return False
-    client.hset(keys.session(user_id), "rd", "0")
+    client.hset(keys.session(user_id), "w", state.with_rd("0"))
     if client.zscore(keys.relax(), user_id) is not None:
         client.zadd(keys.relax(), {user_id: 0})
     return True

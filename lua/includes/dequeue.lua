@@ -1,10 +1,15 @@
+-- @include includes/wait_decode
 -- @include includes/unlist
 -- Takes `uid` (session `sk`) out of line if it waits, and clears the session's waiting
 -- fields. Returns 1 if it was waiting.
 local function dequeue(uid, sk)
-  local f = redis.call('HMGET', sk, 'q', 'qs', 'g', 'p', 'in')
+  local f = redis.call('HMGET', sk, 'q', 'w')
   if not f[1] then return 0 end
-  if f[2] then unlist(uid, {q = f[1], qs = f[2], g = f[3], p = f[4], csv = f[5] or ''}) end
-  redis.call('HDEL', sk, 'q', 'qs', 'rd', 'pr', 'sv', 'ra', 'or')
+  local w = wait_decode(f[2])
+  if w then
+    w.q = f[1]
+    unlist(uid, w)
+  end
+  redis.call('HDEL', sk, 'q', 'w')
   return 1
 end

@@ -1,13 +1,18 @@
 -- @include includes/eta_field
--- What a waiting client is told (`queued`, `pong`), from its session fields `w` (q, qs, csv,
--- fb, rd, pr, ra, or) and the pool fields `pool` ('on', its queue's 'eta:' field), at `now`:
---   online: the cached online count (online_recount);
+-- @include includes/online_recount
+-- What a waiting client is told (`queued`, `pong`), from its wait state `w` (wait_decode,
+-- with q) and the pool fields `pool` ('on', its queue's 'eta:' field), at `now`:
+--   online: the cached online count, recounted first when a registration lapsed since
+--           (`pool` must hold 'on' and 'ox'; online_recount);
 --   eta_ms: the recent mean wait of its queue and kind minus its own wait so far, at least 0;
 --           '' (null) before 3 samples or 10 minutes after the last one (record_wait);
 --   only_recent: '1' when its last search passed over only recent partners or blocks;
 --   retry_ms: heartbeat within this long: at most `cap`, sooner when its relaxation time or
 --             the end of a recent partnership (`ra`) comes first; at least 50.
 local function queue_status(w, pool, now, cap)
+  if not pool.ox or now >= (tonumber(pool.ox) or math.huge) then
+    pool.on, pool.ox = online_recount(now)
+  end
   local eta = ''
   local stats = pool[eta_field(w.q, w.csv)]
   local mean, count, last = string.match(stats or '', '^([%d.]+),(%d+),(%d+)$')

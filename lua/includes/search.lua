@@ -10,12 +10,13 @@
 -- `me`: g, p, interests (list), open. Work: promote_due(`window`), then at most
 -- #interests x 2 index ranges and, when open, 4 queue ranges of at most `window` entries,
 -- each entry a few O(1)/O(log n) calls.
--- Returns the partner's id and waiting fields (live_waiter), or nil, and a report:
+-- Returns the partner's id and wait state (live_waiter), or nil, and a report:
 --   stale: entries removed; passed: waiters passed over as recent partners or blocked;
 --   complete: no range filled its window (a fuller scan could not have found more);
 --   recheck: ms until a recent partnership that kept a waiter out ends (nil: none).
 local function search(uid, me, window, now)
-  promote_due(now, window)
+  local window_s, last_s = tostring(window), tostring(window - 1)
+  promote_due(string.format('%.0f', now), window_s)
   local rep = {stale = 0, passed = 0, complete = true}
   local recent_me, block_me = recent_key(uid), block_key(uid)
   -- Most users have no blocks, and new ones no recent partners: checked once per call.
@@ -86,7 +87,7 @@ local function search(uid, me, window, now)
         local head = interest .. ':' .. g2 .. ':'
         local stop = '(' .. interest .. ':' .. g2 .. ';'
         if best_ticks then stop = '(' .. head .. best_ticks end
-        local entries = redis.call('ZRANGEBYLEX', index, '[' .. head, stop, 'LIMIT', 0, window)
+        local entries = redis.call('ZRANGEBYLEX', index, '[' .. head, stop, 'LIMIT', '0', window_s)
         local ids, ticks = {}, {}
         for i, entry in ipairs(entries) do
           local _, _, t, id = string.match(entry, '^([^:]*):(%a+):(%d+):(.*)$')
@@ -109,9 +110,9 @@ local function search(uid, me, window, now)
     local qkey = queue_key(qname)
     local ids
     if best_qs then
-      ids = redis.call('ZRANGEBYSCORE', qkey, '-inf', '(' .. best_qs, 'LIMIT', 0, window)
+      ids = redis.call('ZRANGEBYSCORE', qkey, '-inf', '(' .. best_qs, 'LIMIT', '0', window_s)
     else
-      ids = redis.call('ZRANGE', qkey, 0, window - 1)
+      ids = redis.call('ZRANGE', qkey, '0', last_s)
     end
     local i, w, gone = first_eligible(ids, function(k) return live_waiter(ids[k], qname) end)
     remove(qkey, ids, gone)

@@ -2,11 +2,11 @@
 -- @include includes/interest_list
 -- @include includes/score_ticks
 -- @include includes/index_member
--- Takes waiter `uid` out of every structure that lists it: its segment queue, its interest
--- index entries and the relaxation set. `w` holds its waiting fields (q, qs, g, p, csv), as
--- live_waiter returns them. At most 4 ZREMs. The session's fields are the caller's to clear.
+-- Takes waiter `uid` out of every structure that lists it: its segment queue (once open to
+-- anyone), its interest index entries and the relaxation set (while pending). `w` is its wait
+-- state with q (live_waiter). At most 4 ZREMs. The session's fields are the caller's to clear.
 local function unlist(uid, w)
-  redis.call('ZREM', queue_key(w.q), uid)
+  if w.pr == '1' then redis.call('ZREM', queue_key(w.q), uid) end
   if w.csv == '' then return end
   local ticks = score_ticks(w.qs)
   for _, accepts in ipairs(GENDERS) do
@@ -18,5 +18,5 @@ local function unlist(uid, w)
       redis.call('ZREM', index_key(accepts), unpack(members))
     end
   end
-  redis.call('ZREM', relax_key(), uid)
+  if w.pr ~= '1' and w.fb == '1' then redis.call('ZREM', relax_key(), uid) end
 end

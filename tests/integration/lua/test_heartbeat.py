@@ -101,7 +101,8 @@ def test_the_lease_renews_the_connection_and_the_online_registration(
     for _ in range(8):
         time.sleep(0.1)
         costs.append(heartbeat_cost(store, "w")[0])
-    assert max(costs) == 11 and min(costs) == 6  # renewed once a quarter TTL had run
+    # renewed once a third of the TTL had run: 3 more, 2 more again to recount
+    assert min(costs) == 6 and max(costs) in (9, 11) and set(costs) <= {6, 9, 11}, costs
     assert redis_client.zscore(store.keys.online(), "u-w") > first
     time.sleep(0.5)  # heartbeats at 0.5 s < half the TTL: the connection never lapses
     assert store.heartbeat("w", "r2").state == "queued"

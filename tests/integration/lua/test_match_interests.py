@@ -183,9 +183,9 @@ def test_changing_interests_moves_the_entry_and_leaves_nothing_behind(slow_relax
     r, k = u.store.client, u.store.keys
     a = u.connect()
     u.join(a, "male", "any", ("chess", "music"))
-    qs = r.hget(k.session(uid(a)), "qs")
+    qs = r.hget(k.session(uid(a)), "w")
     assert u.join(a, "male", "any", ("chess", "music")).status  # same: keeps its place
-    assert r.hget(k.session(uid(a)), "qs") == qs
+    assert r.hget(k.session(uid(a)), "w") == qs
     u.join(a, "male", "male", ("go",), fallback=False)
     index = sorted(m.split(":")[0] for g in GENDERS for m in r.zrange(k.index(g), 0, -1))
     assert index == ["go"] and r.zcard(k.relax()) == 0

@@ -30,6 +30,54 @@ def _csv(values: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class WaitState:
+    """A waiting session's ``w`` field, as lua/includes/wait_encode.lua writes it:
+    ``qs|rd|pr|ra|or|sv|g|p|fb|csv`` (one field: a redis.call costs per argument). For
+    operators and tests; the scripts alone write it."""
+
+    qs: str
+    rd: str
+    pr: str
+    ra: str
+    only_recent: str
+    sv: str
+    gender: str
+    preference: str
+    fb: str
+    csv: str
+
+    @classmethod
+    def parse(cls, raw: str | bytes | None) -> WaitState | None:
+        if raw is None:
+            return None
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        parts = text.split("|", 9)
+        return cls(*parts) if len(parts) == 10 else None
+
+    @property
+    def arrival_ms(self) -> float:
+        return float(self.qs)
+
+    @property
+    def open(self) -> bool:
+        """In its segment queue: open to anyone."""
+        return self.pr == "1"
+
+    @property
+    def fallback(self) -> bool:
+        return self.fb == "1"
+
+    @property
+    def interests(self) -> tuple[str, ...]:
+        return _csv(self.csv)
+
+    def with_rd(self, rd: str) -> str:
+        """The field with another relaxation time (tests let time pass this way)."""
+        parts = [self.qs, rd, self.pr, self.ra, self.only_recent, self.sv, self.gender]
+        return "|".join([*parts, self.preference, self.fb, self.csv])
+
+
+@dataclass(frozen=True)
 class QueueStatus:
     """What a waiting client is told in ``queued`` and ``pong``."""
 
