@@ -10,7 +10,14 @@ must hold, both in Redis and against what each live client was told:
 * nobody is told of a partner who was already gone: a delivered ``matched`` is matched by
   the partner's delivered ``matched``, or followed by ``partner_left`` in the same step;
 * a ``message`` reaches only a member of the room it names;
-* no compatible pair is left waiting (not recent partners, not blocked, either way);
+* no pair the matching rule would pair is left waiting: compatible, not recent partners, not
+  blocked (either way), and sharing an interest or both open to anyone (interests given with
+  fallback, relaxation reached); a waiter that relaxed since its last heartbeat may wait until
+  it (rule 3: relaxation happens through the ``relax`` operation, as if
+  MATCH_RELAX_SECONDS had passed for that user only);
+* every delivered ``matched`` keeps the hard rules (compatible, not paired before, not
+  blocked), names the interests both gave, and is ``relaxed`` only when no interest is shared
+  and only for users whose relaxation time had passed;
 * no queue entry of a live waiting user is lost: what each live client was last told
   (queued / in room R / idle) is what Redis says.
 
@@ -24,7 +31,6 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import replace
-from itertools import combinations
 from typing import Any
 
 import pytest
@@ -42,11 +48,19 @@ from hypothesis.stateful import (
 )
 
 from pairchat.domain.errors import PairchatError
-from pairchat.domain.keys import GENDERS, PREFERENCES, compatible
+from pairchat.domain.keys import GENDERS, PREFERENCES
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
-from tests.support import make_sweeper
+from tests.invariants import (
+    Waiter,
+    check_match,
+    first_choice,
+    listed,
+    pairs_left_waiting,
+    waiters,
+)
+from tests.support import make_sweeper, relax_now
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +68,8 @@ USERS = 9
 users = st.integers(0, USERS - 1)
 genders = st.sampled_from(GENDERS)
 preferences = st.sampled_from(PREFERENCES)
+#: A small vocabulary, so interests overlap often.
+VOCABULARY = ("art", "go", "jazz")
 
 #: Operations of a burst and how often each is drawn (mostly the chat itself).
 OPS = (
@@ -72,8 +88,9 @@ OPS = (
     "session_expires",
     "script_flush",
     "sweep",
+    "relax",
 )
-WEIGHTS = (10, 14, 8, 3, 5, 10, 6, 1, 1, 3, 5, 2, 2, 1, 2)
+WEIGHTS = (10, 14, 8, 3, 5, 10, 6, 1, 1, 3, 5, 2, 2, 1, 2, 5)
 
 View = tuple[str, str | None] | None  # ('queued', queue|None) | ('room', rid) | ('idle', None)
 
@@ -102,12 +119,14 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
             # the bounds cannot bind here, so "no compatible pair waits" must hold exactly.
             # Rate limits are off: they depend on the wall clock, which would make a failing
             # example irreproducible (test_rate_limits.py covers them).
+            # Relaxation an hour away: only the `relax` operation lets it pass, for one user.
             self.settings = replace(
                 base,
                 rematch_attempts=USERS,
                 match_scan_window=USERS,
                 rate_joins=0,
                 rate_messages=0,
+                match_relax_s=3600,
             )
             self.notifier = StepNotifier()
             self.store = ChatStore(self.r, self.settings)
@@ -120,6 +139,14 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
             self.serial = 0
             #: What happened, for the failure message (bursts are not in Hypothesis's log).
             self.trace: list[str] = []
+            #: Users whose relaxation time has passed in their current wait, and those of them
+            #: that have not heartbeated since (rule 3 pairs them at that heartbeat).
+            self.relaxed: set[str] = set()
+            self.pending: set[str] = set()
+            #: Pairs delivered `matched` so far: never paired again (recent partners).
+            self.paired: set[frozenset[str]] = set()
+            #: Who waited after the last operation: what the next search chooses from.
+            self.before: list[Waiter] = []
 
         def teardown(self) -> None:
             self.r.close()
@@ -141,7 +168,11 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                 self.svc.reject(cid, error)
                 if error.code == "session_expired":
                     self.close(u)  # the client reconnects
+            self.check_choice(u, cid, fn.__name__)
             self.settle()
+            if fn.__name__ == "heartbeat":
+                self.pending.discard(self.uid(u))  # it searched, if its relaxation was due
+            self.forget_ended_waits()
 
         def close(self, u: int) -> None:
             cid = self.conn[u]
@@ -161,6 +192,8 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                     continue
                 t, view = f["type"], self.view.get(cid)
                 if t == "matched":
+                    uid = self.uid_of(cid)
+                    check_match(self.r, self.k, uid, f, self.relaxed, self.paired)
                     room = f["roomId"]
                     partner_told = any(
                         c != cid and g["type"] == "matched" and g["roomId"] == room and ok
@@ -191,7 +224,53 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                             None,
                         )
                     )
+            for cid, f, delivered in posts:
+                if delivered and f["type"] == "matched":
+                    self.paired.add(frozenset((self.uid_of(cid), f["partnerId"])))
             self.notifier.step.clear()
+
+        def check_choice(self, u: int, cid: str, action: str) -> None:
+            """A search that paired the acting user gave it the rule's first choice (shared
+            interest first, then open to anyone; oldest first; dead ones skipped)."""
+            matched = [
+                f for c, f, ok in self.notifier.step if c == cid and ok and f["type"] == "matched"
+            ]
+            if action not in ("join", "next", "heartbeat") or not matched:
+                return
+            uid, partner = self.uid(u), matched[-1]["partnerId"]
+            s = self.r.hgetall(self.k.session(uid))
+            mine = frozenset(filter(None, s.get("in", "").split(",")))
+            was = next((w for w in self.before if w.uid == uid), None)
+            if action == "heartbeat":
+                assert was is not None, f"{uid} was paired on a heartbeat but was not waiting"
+                searcher = was
+            else:  # a join's relaxation time is an hour away: open only without interests
+                searcher = Waiter(uid, s["g"], s["p"], mine, s.get("fb") == "1", not mine)
+            expected = first_choice(self.r, self.k, searcher, self.before, partner)
+            assert expected == partner, f"{uid} got {partner}; the rule gives {expected}"
+
+        def uid_of(self, cid: str) -> str:
+            return self.uid(int(cid[1:].split("-", 1)[0]))
+
+        def forget_ended_waits(self) -> None:
+            """A user that no longer waits, or waits anew (its relaxation time in the future
+            again), is not relaxed any more."""
+            for uid in list(self.relaxed):
+                w = self.r.hget(self.k.session(uid), "w")
+                if not w or w.split("|")[1] != "0":
+                    self.relaxed.discard(uid)
+                    self.pending.discard(uid)
+
+        def relax(self, u: int) -> None:
+            uid = self.uid(u)
+            self.trace.append(f"relax {uid}")
+            if relax_now(self.r, self.k, uid):
+                self.relaxed.add(uid)
+                self.pending.add(uid)
+
+        def interests(self, rng: random.Random) -> tuple[tuple[str, ...], bool]:
+            picked = rng.sample(VOCABULARY, rng.choice((0, 0, 1, 1, 2)))
+            return tuple(sorted(picked)), rng.random() < 0.75
 
         # -- rules --------------------------------------------------------------------------
 
@@ -212,10 +291,11 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                     self.connect(u)
                 elif op in ("join", "next_with"):
                     g, p = rng.choice(GENDERS), rng.choice(PREFERENCES)
+                    interests, fallback = self.interests(rng)
                     if op == "join":
-                        self.join(u, g, p)
+                        self.act(u, self.svc.join, g, p, interests, fallback)
                     else:
-                        self.next(u, False, g, p)
+                        self.act(u, self.svc.next, g, p, interests, fallback)
                 elif op == "next":
                     self.next(u, True, "", "")
                 elif op == "send":
@@ -229,6 +309,8 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                         self.settle()
                 elif op in ("script_flush", "sweep"):
                     getattr(self, op)()
+                elif op == "relax":
+                    self.relax(u)
                 else:
                     getattr(self, op)(u)
                 self.check_all()
@@ -367,22 +449,14 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                     assert "q" not in s
 
         def no_compatible_pair_waits(self) -> None:
-            waiting: list[tuple[str, str, str]] = []
-            for g, p, qkey in self.k.all_queues():
-                qname = self.k.queue_name(g, p)
-                for member in self.r.zrange(qkey, 0, -1):
-                    s = self.r.hgetall(self.k.session(member))
-                    if s.get("conn") and s.get("q") == qname and "room" not in s:
-                        waiting.append((member, g, p))
-            assert len({w[0] for w in waiting}) == len(waiting), "a user queued twice"
-            for (x, gx, px), (y, gy, py) in combinations(waiting, 2):
-                if not compatible(gx, px, gy, py):
-                    continue
-                if self.r.sismember(self.k.recent(x), y) or self.r.sismember(self.k.recent(y), x):
-                    continue
-                if self.r.sismember(self.k.blocks(x), y) or self.r.sismember(self.k.blocks(y), x):
-                    continue
-                raise AssertionError(f"{x} and {y} are compatible and both waiting")
+            # Every live waiter is listed where its wait state says (a stale entry of a gone
+            # session may linger until a search or the sweeper meets it).
+            everyone = [self.uid(u) for u in range(USERS)]
+            self.before = waiters(self.r, self.k, everyone)
+            for w in self.before:
+                assert listed(self.r, self.k, w.uid), f"{w.uid} waits but is not listed"
+            left = pairs_left_waiting(self.r, self.k, self.pending, everyone)
+            assert not left, f"the rule would pair these waiting users: {left}"
 
         def live_clients_know_their_state(self) -> None:
             for u, cid in self.conn.items():
@@ -402,7 +476,7 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                     assert "room" not in s, (uid, view, s)
                     q = s.get("q")
                     assert q and (detail is None or q == detail), (uid, view, s)
-                    assert self.r.zscore(self.k.prefix + q, uid) is not None, (uid, view, s)
+                    assert listed(self.r, self.k, uid), (uid, view, s)
                 else:
                     assert "room" not in s and "q" not in s, (uid, view, s)
 
