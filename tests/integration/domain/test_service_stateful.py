@@ -21,6 +21,9 @@ must hold, both in Redis and against what each live client was told:
 * no queue entry of a live waiting user is lost: what each live client was last told
   (queued / in room R / idle) is what Redis says.
 
+Over 400 lines on purpose: one state machine whose operations and checks share its model of
+what each client was told; the rule's own checks live in tests/invariants.py.
+
 ``PAIRCHAT_STATEFUL_EXAMPLES`` and ``PAIRCHAT_STATEFUL_STEPS`` scale the run (the CI default
 is 50 examples of up to 60 steps, most steps a seeded burst of up to 60 operations);
 ``PAIRCHAT_SLOW=1`` adds a long run; ``PAIRCHAT_STATEFUL_SHRINK=1`` shrinks a failure.
