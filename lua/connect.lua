@@ -37,7 +37,7 @@ redis.call('HSET', sk, 'conn', CONN_ID, 'since', now, 'auth', kind)
 redis.call('HDEL', sk, 'away')
 redis.call('SET', KEYS[1], uid, 'PX', ttl)
 touch(sk, ttl)
-online_register(uid, sk, now, ttl)
+online_register(uid, now, ttl)
 online_recount(now)
 if previous ~= '' and previous ~= CONN_ID then
   redis.call('DEL', conn_key(previous))

@@ -31,19 +31,20 @@
   version of a segment it could be paired from changed since its last search (someone was
   enqueued or opened there), or when its session's `ra` (search-again time) is due: a recent
   partnership that kept someone out ended, or the last search was cut short by the window.
-  Otherwise the heartbeat reads the session and the pool hash and refreshes the session's
-  TTL: 6 commands with EVALSHA; plus, once a third of the session TTL has run, 3 to renew
-  the connection key and the online registration (and 3 to recount the online count when a
-  registration lapsed since the last count: online_recount).
+  Otherwise the heartbeat reads the session and the pool hash: 5 commands with EVALSHA; plus,
+  once a quarter of the session TTL has run, 4 to renew the session, the connection key and
+  the online registration (touch_lazily), and 3 to recount the online count when a
+  registration lapsed since the last count (online_recount). In a room: 6 (the room's renewal
+  is lazy too: renew_room).
 
   Work: O(1) without a search; with one, match.lua's search bound.
 ]]
 -- @include common
 -- @include includes/resolve
+-- @include includes/touch_lazily
 -- @include includes/online_register
--- @include includes/online_recount
--- @include includes/current_room
--- @include includes/mate_in
+-- @include includes/room_of
+-- @include includes/renew_room
 -- @include includes/in_room
 -- @include includes/dissolve
 -- @include includes/interest_list
@@ -56,37 +57,29 @@
 -- @include includes/search
 -- @include includes/pair
 
-local uid, sk, f = resolve('room', 'q', 'w', 'ol')
+local uid, sk, f = resolve('room', 'q', 'w', 't', 'since')
 if not uid then return refuse('session_expired') end
 local ttl = tonumber(ARGV[3])
-redis.call('PEXPIRE', sk, ARGV[3])
 local now = now_ms()
--- The connection key and the online registration are renewed on every heartbeat in a room,
--- and while waiting (heartbeats every retry_ms) once a third of the last renewal has run:
--- clients heartbeat at least every half TTL, and every other frame refreshes the connection
--- key too, so neither lapses before the session.
-local me = f.q and wait_decode(f.w)
-if f.room or not me then
-  -- In a room (a heartbeat every 30 s): renewed every time, without the lease bookkeeping.
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  redis.call('ZADD', online_key(), string.format('%.0f', now + ttl), uid)
-elseif not tonumber(f.ol or '') or tonumber(f.ol) - now < ttl * 2 / 3 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  online_register(uid, sk, now, ttl)
-end
+-- The session and connection key are renewed once a quarter of the TTL has run (clients
+-- heartbeat at least every half TTL: they never lapse), and the online registration with them.
+if touch_lazily(sk, ttl, f.t or f.since, now) then online_register(uid, now, ttl) end
+
 local left = ''
 if f.room then
-  local rid, rk = current_room(sk, f.room)
-  if rid then
-    local mate = mate_in(rk, uid)
-    if in_room(mate, rid) then
-      redis.call('EXPIRE', rk, ARGV[4])
-      return {'room', 'user_id', uid, 'room_id', rid, 'partner_id', mate}
+  local rk, m = room_of(sk, f.room)
+  if rk then
+    local mate = nil
+    if m[1] == uid then mate = m[2] elseif m[2] == uid then mate = m[1] end
+    if in_room(mate, f.room) then
+      renew_room(rk, m[3] or m[4], tonumber(ARGV[4]), ttl, now)
+      return {'room', 'user_id', uid, 'room_id', f.room, 'partner_id', mate}
     end
-    dissolve(rid, uid)
-    left = rid
+    dissolve(f.room, uid)
+    left = f.room
   end
 end
+local me = f.q and wait_decode(f.w)
 if not me or f.room then return {'idle', 'user_id', uid, 'left_room_id', left} end
 
 me.q = f.q

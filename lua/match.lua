@@ -53,7 +53,7 @@
 ]]
 -- @include common
 -- @include includes/resolve
--- @include includes/touch
+-- @include includes/touch_lazily
 -- @include includes/current_room
 -- @include includes/dissolve
 -- @include includes/rate_limit
@@ -68,7 +68,7 @@
 -- @include includes/pair
 -- @include includes/enqueue
 
-local uid, sk, f = resolve('room', 'q')
+local uid, sk, f = resolve('room', 'q', 't', 'since')
 if not uid then return refuse('session_expired') end
 
 -- Validation: nothing is written before it is over.
@@ -108,7 +108,7 @@ end
 
 -- From here on the script writes.
 rate_record(counter, rate_window)
-touch(sk, ARGV[7])
+touch_lazily(sk, tonumber(ARGV[7]), f.t or f.since, now)
 local left_room, left_conn = '', ''
 if rid_now then
   left_room = rid_now

@@ -184,15 +184,16 @@ def check_match(
     client: Any,
     keys: Keys,
     uid: str,
+    partner: str,
     frame: dict[str, Any],
     relaxed: set[str],
     before: set[frozenset[str]],
 ) -> None:
-    """A delivered ``matched`` frame to ``uid`` keeps the rule: the pair is compatible, was
+    """A delivered ``matched`` frame to ``uid`` (about ``partner``, whom its partnerId, an
+    alias, stands for) keeps the rule: the pair is compatible, was
     not recent (``before``: pairs matched earlier in this run) and not blocked; its
     commonInterests are what both gave; ``relaxed`` only when someone gave interests and none
     is shared, and then only for users whose relaxation time had passed (``relaxed``)."""
-    partner = frame["partnerId"]
     assert partner != uid, f"{uid} was paired with itself"
     assert frozenset((uid, partner)) not in before, f"{uid} and {partner} paired again"
     me, other = client.hgetall(keys.session(uid)), client.hgetall(keys.session(partner))

@@ -6,10 +6,11 @@
 -- (a heartbeat at the least) every half TTL never sees them lapse; a `t` from the future (a
 -- failover to a node whose clock is behind) counts as due. Scripts that renew with touch()
 -- alone leave `t` older than the real renewal, which only makes the next one come sooner.
--- Costs one HSET and two PEXPIREs when due, nothing otherwise.
+-- Costs one HSET and two PEXPIREs when due, nothing otherwise. Returns whether it renewed.
 local function touch_lazily(sk, ttl_ms, t, now)
   local last = tonumber(t)
-  if last and now >= last and now - last < ttl_ms / 4 then return end
+  if last and now >= last and now - last < ttl_ms / 4 then return false end
   redis.call('HSET', sk, 't', now)
   touch(sk, ttl_ms)
+  return true
 end

@@ -202,6 +202,6 @@ def test_with_the_shebang_an_error_still_names_its_file_and_line(
     cluster.delete(store.keys.session("u1"))
     cluster.set(store.keys.session("u1"), "not a hash")  # resolve()'s HMGET meets a string
     with pytest.raises(redis.ResponseError) as caught:
-        store.heartbeat("c1")
+        store.heartbeat("c1", "r1")
     line = line_of("includes/resolve.lua", "redis.call('HMGET', sk, 'conn'")
     assert f"(includes/resolve.lua:{line} in heartbeat.lua)" in str(caught.value)

@@ -196,7 +196,9 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                 t, view = f["type"], self.view.get(cid)
                 if t == "matched":
                     uid = self.uid_of(cid)
-                    check_match(self.r, self.k, uid, f, self.relaxed, self.paired)
+                    check_match(
+                        self.r, self.k, uid, self.partner_of(f), f, self.relaxed, self.paired
+                    )
                     room = f["roomId"]
                     partner_told = any(
                         c != cid and g["type"] == "matched" and g["roomId"] == room and ok
@@ -229,7 +231,7 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                     )
             for cid, f, delivered in posts:
                 if delivered and f["type"] == "matched":
-                    self.paired.add(frozenset((self.uid_of(cid), f["partnerId"])))
+                    self.paired.add(frozenset((self.uid_of(cid), self.partner_of(f))))
             self.notifier.step.clear()
 
         def check_choice(self, u: int, cid: str, action: str) -> None:
@@ -240,7 +242,7 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
             ]
             if action not in ("join", "next", "heartbeat") or not matched:
                 return
-            uid, partner = self.uid(u), matched[-1]["partnerId"]
+            uid, partner = self.uid(u), self.partner_of(matched[-1])
             s = self.r.hgetall(self.k.session(uid))
             mine = frozenset(filter(None, s.get("in", "").split(",")))
             was = next((w for w in self.before if w.uid == uid), None)
@@ -251,6 +253,13 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                 searcher = Waiter(uid, s["g"], s["p"], mine, s.get("fb") == "1", not mine)
             expected = first_choice(self.r, self.k, searcher, self.before, partner)
             assert expected == partner, f"{uid} got {partner}; the rule gives {expected}"
+
+        def partner_of(self, matched: dict[str, Any]) -> str:
+            """The user a ``matched`` frame's partnerId (an alias in its room) stands for."""
+            room, alias = matched["roomId"], matched["partnerId"]
+            found = [u for u in map(self.uid, range(USERS)) if self.svc.alias(room, u) == alias]
+            assert len(found) == 1, f"alias {alias} in {room} names {found}"
+            return found[0]
 
         def uid_of(self, cid: str) -> str:
             return self.uid(int(cid[1:].split("-", 1)[0]))
