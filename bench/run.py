@@ -19,7 +19,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, depth, e2e, matching, pools, servertime, textfilter, throughput
+from bench import (
+    coldstart,
+    cost,
+    depth,
+    e2e,
+    interests,
+    matching,
+    pools,
+    servertime,
+    textfilter,
+    throughput,
+)
 from bench.common import RESULTS_DIR, Metric, print_metrics
 
 BENCHMARKS: dict[str, Callable[[], list[Metric]]] = {
@@ -31,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[], list[Metric]]] = {
     "e2e": e2e.run,
     "textfilter": textfilter.run,
     "pools": pools.run,
+    "interests": interests.run,
     # After servertime: prices the counts servertime measured in this run (or measures them).
     "cost": cost.run,
 }

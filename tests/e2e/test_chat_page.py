@@ -275,3 +275,128 @@ def test_the_page_offers_the_pools_and_pairs_only_within_one(browser: Browser) -
         finally:
             for context in contexts:
                 context.close()
+
+
+def add_interests(page: Page, typed: str) -> None:
+    """Types into the interests field as a person would: commas and Enter make tags."""
+    field = page.locator("#interest-input")
+    field.click()
+    field.press_sequentially(typed)
+    field.press("Enter")
+
+
+def typing_frames(page: Page) -> list[bool]:
+    """Records the `typing` values this page sends (read the list later)."""
+    sent: list[bool] = []
+
+    def on_socket(ws: Any) -> None:
+        def on_frame(payload: str | bytes) -> None:
+            frame = json.loads(payload)
+            if frame.get("action") == "typing":
+                sent.append(frame["typing"])
+
+        ws.on("framesent", on_frame)
+
+    page.on("websocket", on_socket)
+    return sent
+
+
+def test_shared_interests_are_shown_and_typing_is_indicated(
+    pages: Callable[[], Page], tmp_path: Path
+) -> None:
+    alice, bob = pages(), pages()
+    sent_by_bob = typing_frames(bob)  # before the page's socket opens again
+    bob.reload()
+    expect(bob.locator("body")).to_have_attribute("data-link", "online", timeout=10_000)
+
+    add_interests(alice, "Music, chess")
+    expect(alice.locator("#interest-tags .tag span")).to_have_text(["music", "chess"])
+    alice.locator("#interest-input").press("Backspace")  # the empty field: removes "chess"
+    add_interests(alice, "CHESS,  jazz   piano")
+    expect(alice.locator("#interest-tags .tag span")).to_have_text(["music", "chess", "jazz piano"])
+    start(alice, "female", "male")
+    # Searching: the server's normalized interests, the online count, the wait estimate.
+    expect(alice.locator("#searching-detail")).to_contain_text("chess, jazz piano or music")
+    expect(alice.locator("#queue-stats")).to_be_visible(timeout=10_000)
+    assert int(alice.locator("#stat-online").inner_text()) >= 1
+    expect(alice.locator("#stat-eta")).to_have_text("unknown")  # a fresh stack: no data yet
+    expect(alice.locator("#only-recent")).to_be_hidden()
+    alice.screenshot(path=str(tmp_path / "searching.png"))
+
+    add_interests(bob, "hiking, music")
+    start(bob, "male", "female")
+    for page in (alice, bob):
+        expect(page.locator("body")).to_have_attribute("data-state", "chatting", timeout=10_000)
+        expect(page.locator("#messages .notice").first).to_have_text("You both like: music")
+
+    # Typing shows on the other page, throttled on the wire; a message clears it.
+    bob.locator("#input").press_sequentially("hello there, how is", delay=100)
+    expect(alice.locator("#typing")).to_have_text("Stranger is typing…")
+    expect(alice.locator("body")).to_have_attribute("data-typing", "yes")
+    alice.screenshot(path=str(tmp_path / "typing.png"))
+    assert 1 <= sent_by_bob.count(True) <= 3, sent_by_bob  # ~2 s of typing, at most 1 a second
+    bob.locator("#input").press("Enter")
+    expect(alice.locator(".msg.them .bubble")).to_have_text(["hello there, how is"])
+    expect(alice.locator("#typing")).to_have_text("")
+    assert False not in sent_by_bob  # the message itself said "stopped"
+
+    # Typing, then nothing for ~3 s: the other page is told typing:false (its own expiry
+    # would take 6 s, longer than this wait).
+    bob.locator("#input").press_sequentially("so")
+    expect(alice.locator("#typing")).to_have_text("Stranger is typing…")
+    expect(alice.locator("#typing")).to_have_text("", timeout=4_500)
+    assert sent_by_bob[-1] is False
+
+    # The partner leaves while typing: the indicator goes with the chat.
+    bob.locator("#input").press_sequentially(" anyway")
+    expect(alice.locator("#typing")).to_have_text("Stranger is typing…")
+    bob.locator("#leave-btn").click()
+    expect(alice.locator("body")).to_have_attribute("data-state", "ended", timeout=10_000)
+    expect(alice.locator("#typing")).to_have_text("")
+
+
+def test_fallback_pairs_with_anyone_after_the_relaxation_time(pages: Callable[[], Page]) -> None:
+    """The page heartbeats every `retryMs` while queued: the fallback match comes when the
+    relaxation time (MATCH_RELAX_SECONDS, 10 by default) passes, not at the next 30 s beat."""
+    alice, bob = pages(), pages()
+    add_interests(alice, "underwater basket weaving")
+    expect(alice.locator("#fallback")).to_be_checked()
+    start(alice, "female", "any")
+    expect(alice.locator("#searching-detail")).to_contain_text("with anyone after a few seconds")
+    start(bob, "male", "female")  # no interests: open to anyone, but alice is not yet
+    expect(bob.locator("body")).to_have_attribute("data-state", "searching")
+    for page in (alice, bob):
+        expect(page.locator("body")).to_have_attribute("data-state", "chatting", timeout=20_000)
+    expect(alice.locator("#messages .notice").first).to_have_text(
+        "You're chatting with a random stranger: nobody who shares your interests was around."
+    )
+    expect(bob.locator("#messages .notice").first).to_have_text(
+        "You're chatting with a random stranger. Say hi!"
+    )
+
+
+def test_without_fallback_and_only_recent_partners_waiting_the_page_says_so(
+    pages: Callable[[], Page],
+) -> None:
+    alice, bob = pages(), pages()
+    add_interests(alice, "chess")
+    alice.locator("#fallback").uncheck()
+    start(alice, "female", "male")
+    expect(alice.locator("#searching-detail")).to_have_text(
+        "Matching you only with men who like chess."
+    )
+    add_interests(bob, "chess")
+    start(bob, "male", "female")
+    for page in (alice, bob):
+        expect(page.locator("body")).to_have_attribute("data-state", "chatting", timeout=10_000)
+    # Next: the two just talked, so neither may be given the other again, and each is told
+    # (the second at once, the first at its next retryMs heartbeat).
+    alice.locator("#next-btn").click()
+    expect(alice.locator("body")).to_have_attribute("data-state", "searching")
+    expect(bob.locator("body")).to_have_attribute("data-state", "ended", timeout=10_000)
+    bob.locator("#again-btn").click()
+    for page in (alice, bob):
+        expect(page.locator("#only-recent")).to_be_visible(timeout=10_000)
+        expect(page.locator("#only-recent")).to_contain_text(
+            "Only people you recently talked to are waiting right now."
+        )

@@ -14,6 +14,10 @@ All bots share one process, so pairs are checked too: both sides of a room must 
 compatible, in the same pool, and nobody may be in two rooms at once; violations are counted
 and fail the run. ``--pools en,es`` spreads the bots over pools (``?pool=`` on each socket),
 so each pool gets both genders, and reports matches per pool.
+
+Bots can give interests (``--interest-share``; :mod:`pairchat_tools.bot_interests` draws them
+and checks and reports what the matches show). While queued a bot heartbeats every ``retryMs``
+of its last ``queued``/``pong``, as the chat page does, so fallback matches happen on time.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from pairchat.domain.keys import GENDERS, PREFERENCES, compatible
+from pairchat_tools import bot_interests
 from pairchat_tools.rlimit import raise_fd_limit
 
 _PHRASES = (
@@ -84,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    bot_interests.add_arguments(parser)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -103,6 +109,7 @@ class _Receipt:
     sent_at: float
     received_at: float
     pool: str = ""
+    match: bot_interests.Match | None = None
 
 
 @dataclass
@@ -137,6 +144,7 @@ class Stats:
     rooms: dict[str, _Receipt] = field(default_factory=dict)
     #: bot -> the room it is in now.
     current: dict[int, str] = field(default_factory=dict)
+    interests: bot_interests.InterestStats = field(default_factory=bot_interests.InterestStats)
 
     def matched(self, room: str, receipt: _Receipt, waited: bool) -> None:
         if waited:
@@ -144,6 +152,8 @@ class Stats:
         if receipt.bot in self.current:
             self.double_matches += 1
         self.current[receipt.bot] = room
+        if receipt.match is not None:
+            self.interests.matched(receipt.match)
         other = self.rooms.pop(room, None)
         if other is None:
             self.rooms[room] = receipt
@@ -152,6 +162,8 @@ class Stats:
         self.matches_by_pool[receipt.pool] += 1
         if other.pool != receipt.pool:
             self.cross_pool_pairs += 1
+        if other.match is not None and receipt.match is not None:
+            self.interests.paired(other.match, receipt.match)
         if other.bot == receipt.bot or not compatible(
             other.gender, other.preference, receipt.gender, receipt.preference
         ):
@@ -184,6 +196,7 @@ class Stats:
             or self.cross_pool_pairs
             or self.double_matches
             or self.misdelivered
+            or self.interests.violations
         )
 
     def summary(self) -> dict[str, Any]:
@@ -220,6 +233,7 @@ class Stats:
             "double_matches": self.double_matches,
             "misdelivered": self.misdelivered,
             "matched_in_room": self.matched_in_room,
+            "interests": self.interests.summary(pct),
         }
 
 
@@ -244,6 +258,7 @@ class Bot:
         #: The last rooms left: a message for one of them may still be in flight.
         self.past: list[str] = []
         self.ws: Any = None
+        self.profile = bot_interests.draw_profile(args, self.rng)
 
     def _prefs(self) -> tuple[str, str]:
         if self.args.preferences == "pairs":
@@ -319,6 +334,7 @@ class Bot:
             matched = await self._find(action, gender, preference)
             if not matched:
                 self.stats.gave_up += 1
+                self.stats.interests.gave_up(self.profile)
                 await self._leave()
                 if once:
                     return True
@@ -351,31 +367,42 @@ class Bot:
             if frame["type"] == "left":
                 return
 
+    def _join_frame(self, action: str, gender: str, preference: str) -> str:
+        fields = {"action": action, "gender": gender, "preference": preference}
+        return json.dumps({**fields, **self.profile.join_fields()})
+
     async def _find(self, action: str, gender: str, preference: str) -> bool:
         stats = self.stats
         stats.joins += 1
+        stats.interests.joined(self.profile)
         if self.room is not None:
             self._left()
         sent = time.perf_counter()
-        await self.ws.send(
-            json.dumps({"action": action, "gender": gender, "preference": preference})
-        )
+        await self.ws.send(self._join_frame(action, gender, preference))
         deadline = sent + self.args.patience
         waited = False
         retried = False
+        queue = bot_interests.QueueClock()
         while True:
-            frame = await self._recv(deadline)
+            frame = await self._recv(min(deadline, queue.beat_at))
             if frame is None:
-                return False
+                if time.perf_counter() >= deadline:
+                    return False
+                queue.beat_at = math.inf  # the pong sets the next one
+                await self.ws.send('{"action":"heartbeat"}')
+                continue
             kind = frame["type"]
-            if kind == "queued":
-                waited = True
+            if kind in ("queued", "pong"):
+                waited = waited or kind == "queued"
+                queue.told(frame)
             elif kind == "matched":
                 now = time.perf_counter()
                 self.room = str(frame["roomId"])
-                stats.matched(
-                    self.room, _Receipt(self.i, gender, preference, sent, now, self.pool), waited
-                )
+                match = bot_interests.match_of(self.profile, frame, (now - sent) * 1000)
+                receipt = _Receipt(self.i, gender, preference, sent, now, self.pool, match)
+                stats.matched(self.room, receipt, waited)
+                if queue.eta is not None:
+                    stats.interests.told_eta(queue.eta[0], (now - queue.eta[1]) * 1000)
                 return True
             elif kind == "message":
                 # For the room about to be announced, or a late one for the last room.
@@ -384,9 +411,7 @@ class Bot:
                 # The server still has us in a room whose end has not reached us yet.
                 retried = True
                 await self._leave()
-                await self.ws.send(
-                    json.dumps({"action": "join", "gender": gender, "preference": preference})
-                )
+                await self.ws.send(self._join_frame("join", gender, preference))
             elif kind == "error" and frame.get("code") == "rate_limited":
                 # The server's per-user limits (pairchat dev --env RATE_JOINS_PER_WINDOW=0
                 # turns them off for load tests): back off like a person would.
@@ -566,6 +591,11 @@ def _report(summary: dict[str, Any]) -> None:
     ):
         if summary[key]:
             table.add_row(f"[red]{key.replace('_', ' ')}", f"[red]{summary[key]}")
+    for label, value in bot_interests.report_rows(summary["interests"], ms):
+        table.add_row(label, value)
+    if summary["interests"]["interest_rule_violations"]:
+        violations = summary["interests"]["interest_rule_violations"]
+        table.add_row("[red]interest rule violations", f"[red]{violations}")
     Console().print(table)
 
 

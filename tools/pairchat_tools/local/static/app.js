@@ -9,11 +9,18 @@
  * `partner_left`) can arrive just before the `matched` of its room: it waits for it.
  * rtc.js (loaded first) adds the opt-in direct connection; this file hands it rooms, `signal`
  * frames and outgoing text, and shows what arrives either way once (by message id, `mid`).
+ * interests.js (loaded first) is the interests field; while searching the page heartbeats
+ * every `retryMs` (from `queued`/`pong`) and shows the queue status; in a room it sends and
+ * shows `typing`.
  */
 (() => {
   "use strict";
 
   const HEARTBEAT_MS = 30000;
+  const TYPING_EVERY_MS = 1000;   // typing:true at most this often while the user types
+  const TYPING_IDLE_MS = 3000;    // typing:false after this long without input
+  const TYPING_EXPIRE_MS = 6000;  // the stranger's indicator goes out if no refresh came (a
+                                  // typing:false the server dropped must not leave it on)
   const MAX_TEXT = 4096;
   const params = new URLSearchParams(location.search);
   const WS_BASE = params.get("ws") ||
@@ -97,7 +104,22 @@
     reportReason: $("report-reason"),
     reportBlock: $("report-block"),
     reportCancel: $("report-cancel"),
+    interestInput: $("interest-input"),
+    interestTags: $("interest-tags"),
+    interestHint: $("interest-hint"),
+    fallback: $("fallback"),
+    queueStats: $("queue-stats"),
+    statOnline: $("stat-online"),
+    statEta: $("stat-eta"),
+    onlyRecent: $("only-recent"),
+    typing: $("typing"),
   };
+  const interests = window.PairchatInterests.create({
+    input: ui.interestInput,
+    list: ui.interestTags,
+    hint: ui.interestHint,
+    onChange: (tags) => { ui.fallback.closest("label").classList.toggle("inactive", !tags.length); },
+  });
 
   // -- state -------------------------------------------------------------------------------
   let ws = null;
@@ -105,7 +127,7 @@
   let state = "idle";           // idle | searching | chatting | ended
   let room = null;              // the current room id
   let sentCount = 0;            // numbers the refs of sent messages
-  let prefs = null;             // {gender, preference} of the last search
+  let prefs = null;             // {gender, preference, interests, fallback} of the last search
   let retries = 0;
   let reconnectTimer = null;
   let heartbeatTimer = null;
@@ -120,6 +142,8 @@
   const early = new Map();      // roomId -> frames that came before its `matched`
   const finished = new Set();   // rooms that are over: late frames for them are dropped
   const mids = new Set();       // message ids shown in this room (direct or relayed: once)
+  const typingOut = { on: false, sentAt: 0, idle: null, trailing: null };  // ours
+  let typingInTimer = null;     // expires the stranger's indicator
 
   // -- socket ------------------------------------------------------------------------------
   function connect() {
@@ -191,11 +215,16 @@
     return false;
   }
 
-  function startHeartbeat() {
+  /** The next heartbeat in `ms`; each one schedules the next at the default interval, and a
+   * `queued` or `pong` while searching brings it forward to the server's `retryMs`. */
+  function startHeartbeat(ms = HEARTBEAT_MS) {
     stopHeartbeat();
-    heartbeatTimer = setInterval(() => send({ action: "heartbeat" }), HEARTBEAT_MS);
+    heartbeatTimer = setTimeout(() => {
+      send({ action: "heartbeat" });
+      startHeartbeat();
+    }, ms);
   }
-  function stopHeartbeat() { clearInterval(heartbeatTimer); heartbeatTimer = null; }
+  function stopHeartbeat() { clearTimeout(heartbeatTimer); heartbeatTimer = null; }
 
   function reconnectNow() {
     if (ws) {
@@ -227,7 +256,7 @@
     }
     switch (frame.type) {
       case "queued":
-        if (state === "searching") ui.searchingDetail.textContent = searchingText();
+        onQueued(frame);
         break;
       case "matched":
         onMatched(frame);
@@ -237,6 +266,7 @@
       case "partner_left":
       case "partner_reconnecting":
       case "partner_back":
+      case "typing":
         onRoomFrame(frame);
         break;
       case "left":
@@ -276,7 +306,7 @@
     setState("chatting");
     clearMessages();
     mids.clear();
-    notice("You're now chatting with a stranger. Say hi!", "good");
+    notice(matchedText(frame), "good");
     if (rtc) rtc.onMatched(room, frame.rtc);
     const waiting = early.get(room) || [];
     early.clear();
@@ -294,7 +324,9 @@
       early.set(rid, list);
       return;
     }
-    if (frame.type === "message") {
+    if (frame.type === "typing") {
+      if (state === "chatting") strangerTyping(frame.typing === true);
+    } else if (frame.type === "message") {
       if (state !== "chatting") return;
       incoming(String(frame.text ?? ""), frame.mid);
     } else if (frame.type === "signal") {
@@ -302,6 +334,7 @@
     } else if (frame.type === "partner_left" && state === "chatting") {
       endChat("Stranger left the chat.");
     } else if (frame.type === "partner_reconnecting" && state === "chatting") {
+      strangerTyping(false);
       partnerAway(true);
       notice("Stranger lost their connection. Waiting for them to come back…");
     } else if (frame.type === "partner_back" && state === "chatting") {
@@ -316,6 +349,7 @@
       if (mids.has(mid)) return;
       mids.add(mid);
     }
+    strangerTyping(false); // a message implies typing:false
     bubble(text, "them");
     if (document.hidden) { unread += 1; updateTitle(); }
   }
@@ -332,7 +366,9 @@
         return;
       }
     }
-    if (state === "chatting" && frame.state !== "room") {
+    if (state === "searching" && frame.state === "queued") {
+      showQueueStatus(frame);
+    } else if (state === "chatting" && frame.state !== "room") {
       endChat("The chat ended.");
     } else if (state === "searching" && frame.state === "idle" && prefs &&
                Date.now() - lastJoinAt > 5000) {
@@ -385,7 +421,12 @@
   // -- user actions ------------------------------------------------------------------------
   function startSearch(action) {
     const data = new FormData(ui.form);
-    prefs = { gender: data.get("gender"), preference: data.get("preference") };
+    prefs = {
+      gender: data.get("gender"),
+      preference: data.get("preference"),
+      interests: interests.values(),
+      fallback: ui.fallback.checked,
+    };
     if (room) finished.add(room);
     room = null;
     early.clear();
@@ -432,6 +473,7 @@
       toast("Not sent: you're offline.", "We'll reconnect in a moment.");
     }
     ui.input.value = "";
+    typingStopped(false); // the message tells the stranger we stopped
     autosize();
     updateComposer();
   }
@@ -466,9 +508,11 @@
     state = next;
     body.dataset.state = next;
     clearInterval(searchTicker);
+    if (next !== "chatting") { typingStopped(false); strangerTyping(false); }
     if (next === "searching") {
       searchStarted = Date.now();
-      ui.searchingDetail.textContent = searchingText();
+      ui.searchingDetail.textContent = searchingText(prefs?.interests || []);
+      showQueueStatus(null);
       tickSearch();
       searchTicker = setInterval(tickSearch, 1000);
     }
@@ -496,9 +540,98 @@
     ui.linkLabel.textContent = label;
   }
 
-  function searchingText() {
+  function searchingText(tags) {
     const who = { male: "men", female: "women", any: "anyone" }[prefs?.preference] || "anyone";
-    return `Matching you with ${who} who'd like to talk to you.`;
+    if (!tags.length) return `Matching you with ${who} who'd like to talk to you.`;
+    const likes = `${who === "anyone" ? "someone" : who} who like${who === "anyone" ? "s" : ""} ${orList(tags)}`;
+    return prefs?.fallback === false ? `Matching you only with ${likes}.`
+      : `Matching you with ${likes}; if nobody does, with anyone after a few seconds.`;
+  }
+
+  function orList(items) {
+    return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
+  }
+
+  // -- queue status (while searching) ------------------------------------------------------
+  function onQueued(frame) {
+    if (state !== "searching") return;
+    if (Array.isArray(frame.interests)) {
+      interests.set(frame.interests); // the server's normalized spelling
+      ui.searchingDetail.textContent = searchingText(frame.interests);
+    }
+    showQueueStatus(frame);
+  }
+
+  /** `online`, `etaMs`, `onlyRecent` and `retryMs` of a `queued` or `pong` (null: clear). */
+  function showQueueStatus(frame) {
+    const known = frame !== null && typeof frame.online === "number";
+    ui.queueStats.hidden = !known;
+    ui.onlyRecent.hidden = !(frame && frame.onlyRecent === true);
+    if (!known) return;
+    ui.statOnline.textContent = frame.online.toLocaleString();
+    ui.statEta.textContent = waitText(frame.etaMs);
+    if (typeof frame.retryMs === "number" && frame.retryMs > 0) {
+      startHeartbeat(Math.min(Math.max(frame.retryMs, 250), HEARTBEAT_MS));
+    }
+  }
+
+  function waitText(ms) {
+    if (typeof ms !== "number") return "unknown";
+    if (ms < 5000) return "a few seconds";
+    if (ms < 60000) return `~${Math.round(ms / 5000) * 5} s`;
+    if (ms < 3600000) return `~${Math.round(ms / 60000)} min`;
+    return "over an hour";
+  }
+
+  function matchedText(frame) {
+    const common = Array.isArray(frame.commonInterests) ? frame.commonInterests : [];
+    if (common.length) return `You both like: ${common.join(", ")}`;
+    if (prefs?.interests?.length) {
+      return "You're chatting with a random stranger: nobody who shares your interests was around.";
+    }
+    return "You're chatting with a random stranger. Say hi!";
+  }
+
+  // -- typing ------------------------------------------------------------------------------
+  /** Ours: typing:true at most every TYPING_EVERY_MS while the user types, false after
+   * TYPING_IDLE_MS without input or when the field is emptied. */
+  function typingInput() {
+    if (state !== "chatting" || !online) return;
+    if (!ui.input.value.trim()) { typingStopped(true); return; }
+    clearTimeout(typingOut.idle);
+    typingOut.idle = setTimeout(() => typingStopped(true), TYPING_IDLE_MS);
+    const wait = typingOut.sentAt + TYPING_EVERY_MS - Date.now();
+    if (wait <= 0) {
+      sendTyping(true);
+    } else if (!typingOut.on && !typingOut.trailing) {
+      // Started again within a second of the last one: say so as soon as allowed.
+      typingOut.trailing = setTimeout(() => { typingOut.trailing = null; typingInput(); }, wait);
+    }
+  }
+
+  function sendTyping(value) {
+    if (!online) return; // best effort: never queued for a later socket
+    typingOut.on = value;
+    if (value) typingOut.sentAt = Date.now();
+    send({ action: "typing", typing: value });
+  }
+
+  /** Stops our typing state; tells the stranger when `tell` (a sent message tells it). */
+  function typingStopped(tell) {
+    clearTimeout(typingOut.idle);
+    clearTimeout(typingOut.trailing);
+    typingOut.idle = typingOut.trailing = null;
+    if (typingOut.on && tell && state === "chatting") sendTyping(false);
+    typingOut.on = false;
+  }
+
+  /** Theirs: the indicator, which also goes out by itself after TYPING_EXPIRE_MS. */
+  function strangerTyping(on) {
+    clearTimeout(typingInTimer);
+    body.dataset.typing = on ? "yes" : "no";
+    const text = on ? "Stranger is typing…" : "";
+    if (ui.typing.textContent !== text) ui.typing.textContent = text;
+    if (on) typingInTimer = setTimeout(() => strangerTyping(false), TYPING_EXPIRE_MS);
   }
 
   function tickSearch() {
@@ -578,7 +711,13 @@
   }) : null;
 
   // -- wiring ------------------------------------------------------------------------------
-  ui.form.addEventListener("submit", (e) => { e.preventDefault(); startSearch("join"); });
+  ui.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    interests.values();
+    // An interest that could not be added stays in its field with the reason: fix it first.
+    if (ui.interestInput.value.trim()) { ui.interestInput.focus(); return; }
+    startSearch("join");
+  });
   ui.cancelBtn.addEventListener("click", leave);
   ui.nextBtn.addEventListener("click", () => startSearch("next"));
   ui.againBtn.addEventListener("click", () => startSearch("next"));
@@ -588,7 +727,7 @@
   ui.reportCancel.addEventListener("click", () => ui.reportDialog.close());
   ui.reportForm.addEventListener("submit", (e) => { e.preventDefault(); submitReport(); });
   ui.composer.addEventListener("submit", (e) => { e.preventDefault(); submitMessage(); });
-  ui.input.addEventListener("input", () => { autosize(); updateComposer(); });
+  ui.input.addEventListener("input", () => { autosize(); updateComposer(); typingInput(); });
   ui.input.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitMessage(); }
   });
