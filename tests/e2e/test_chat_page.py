@@ -97,7 +97,7 @@ def test_two_pages_get_matched_and_chat(
     start(bob, "male", "any")
     for page in (alice, bob):
         expect(page.locator("body")).to_have_attribute("data-state", "chatting", timeout=10_000)
-        expect(page.locator("#messages .notice")).to_contain_text("chatting with a stranger")
+        expect(page.locator("#messages .notice")).to_contain_text("chatting with a random stranger")
 
     say(alice, "Hi! Where are you writing from?")
     expect(bob.locator(".msg.them .bubble")).to_have_text(["Hi! Where are you writing from?"])

@@ -303,3 +303,30 @@ def test_bots_pair_everyone_and_report_latencies(gateway: Gateway, tmp_path: Pat
     assert result["message_relay_ms"]["count"] > 0
     assert result["incompatible_pairs"] == result["double_matches"] == result["misdelivered"] == 0
     assert "join→matched" in done.stdout
+
+
+def test_bots_with_one_interest_word_all_share_it(gateway: Gateway, tmp_path: Path) -> None:
+    """A vocabulary of one word: every bot gives it, so every match shares it."""
+    out = tmp_path / "bots.json"
+    done = subprocess.run(
+        [
+            *[sys.executable, "-m", "pairchat_tools.cli", "bots", "--url", gateway.ws_url],
+            *["--count", "20", "--preferences", "pairs", "--messages", "1", "--think-ms", "20"],
+            *["--interest-share", "1", "--interests-vocab", "Music", "--seed", "3"],
+            *["--quiet", "--json", str(out)],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    interests = result["interests"]
+    assert result["matches"] == 10 and result["gave_up_waiting"] == 0
+    assert interests["matches_sharing_interest"] == interests["matches_with_interests"] == 10
+    assert interests["sharing_share"] == 1.0 and interests["relaxed_matches"] == 0
+    assert interests["interest_rule_violations"] == 0
+    assert set(interests["kinds"]) == {"with_interests"}
+    wait = interests["kinds"]["with_interests"]["wait_ms"]
+    assert wait["count"] == 20 and 0 < wait["p50"] <= wait["p90"] <= wait["p99"]
+    assert "sharing an interest" in done.stdout  # the table row (its text wraps at 80 columns)

@@ -323,8 +323,8 @@ def report_rows(summary: dict[str, Any], ms: Callable[[float], str]) -> list[tup
     rows = [
         (
             "sharing an interest",
-            f"{s['matches_sharing_interest']} of {s['matches_with_interests']} matches with "
-            f"interests" + ("" if math.isnan(share) else f" ({share:.0%} of all matches)"),
+            f"{s['matches_sharing_interest']} of {s['matches_with_interests']} matches where "
+            "someone gave interests" + ("" if math.isnan(share) else f" ({share:.0%} of all)"),
         ),
         (
             "relaxed (fallback)",
