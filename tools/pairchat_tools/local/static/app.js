@@ -610,10 +610,12 @@
   }
 
   function sendTyping(value) {
-    if (!online) return; // best effort: never queued for a later socket
+    // Best effort: never kept for a later socket.
+    if (!ws || !online || ws.readyState !== WebSocket.OPEN) return;
     typingOut.on = value;
     if (value) typingOut.sentAt = Date.now();
-    send({ action: "typing", typing: value });
+    // The ref names the room: a late not_in_room about the last room must not end this one.
+    send({ action: "typing", typing: value, ref: `${room}|typing` });
   }
 
   /** Stops our typing state; tells the stranger when `tell` (a sent message tells it). */

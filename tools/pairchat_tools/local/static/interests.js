@@ -107,6 +107,8 @@
       }
     });
     input.addEventListener("input", () => { if (/[,，、]/u.test(input.value)) commit(false); });
+    const box = input.parentElement;
+    box.addEventListener("click", (e) => { if (e.target === box || e.target === list) input.focus(); });
     input.addEventListener("blur", () => commit(true));
 
     render();
