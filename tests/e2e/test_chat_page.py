@@ -301,6 +301,31 @@ def typing_frames(page: Page) -> list[bool]:
     return sent
 
 
+def test_the_interests_field_makes_normalized_tags(pages: Callable[[], Page]) -> None:
+    page = pages()
+    field, tags = page.locator("#interest-input"), page.locator("#interest-tags .tag span")
+    hint = page.locator("#interest-hint")
+    field.click()
+    field.press_sequentially("Straße,  Jazz   Piano ,no!")
+    field.press("Enter")  # refused: stays in the field, the reason under it, no search
+    expect(tags).to_have_text(["strasse", "jazz piano"])
+    expect(field).to_have_value("no!")
+    expect(hint).to_contain_text("can't be an interest")
+    page.locator("#start-btn").click()
+    expect(page.locator("body")).to_have_attribute("data-state", "idle")
+    field.fill("")
+    field.press_sequentially("MUSIC,music,a,b,c,d")
+    expect(tags).to_have_text(["strasse", "jazz piano", "music", "a", "b"])  # at most 5
+    expect(hint).to_contain_text("Added b.")
+    expect(field).to_have_value("")
+    expect(field).to_have_attribute("placeholder", "That's 5: remove one to add another")
+    field.press("Backspace")
+    page.locator("#interest-tags .tag-remove[aria-label='Remove jazz piano']").click()
+    expect(tags).to_have_text(["strasse", "music", "a"])
+    expect(hint).to_have_text("Removed jazz piano.")
+    expect(field).to_be_focused()
+
+
 def test_shared_interests_are_shown_and_typing_is_indicated(
     pages: Callable[[], Page], tmp_path: Path
 ) -> None:

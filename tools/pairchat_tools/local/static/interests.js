@@ -40,7 +40,7 @@
     function render() {
       list.replaceChildren(...tags.map(chip));
       const full = tags.length >= MAX_TAGS;
-      input.disabled = full;
+      input.readOnly = full; // still focusable: Backspace removes the last tag
       input.placeholder = full ? "That's 5: remove one to add another"
         : tags.length ? "Add another…" : placeholder;
       list.hidden = tags.length === 0;
@@ -106,7 +106,9 @@
         removeTag(tags[tags.length - 1]);
       }
     });
-    input.addEventListener("input", () => { if (/[,，、]/u.test(input.value)) commit(false); });
+    const typedComma = (e) => { if (!e.isComposing && /[,，、]/u.test(input.value)) commit(false); };
+    input.addEventListener("input", typedComma);
+    input.addEventListener("compositionend", typedComma); // an IME's comma, once it is final
     const box = input.parentElement;
     box.addEventListener("click", (e) => { if (e.target === box || e.target === list) input.focus(); });
     input.addEventListener("blur", () => commit(true));
