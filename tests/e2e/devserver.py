@@ -20,7 +20,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 _READY = re.compile(r"WebSocket\s+(ws://\S+)")
-_REDIS = re.compile(r"Redis\s+(.*)")
+_REDIS = re.compile(r"^\s+Redis\s+(.*)", re.M)
 
 
 @dataclass
