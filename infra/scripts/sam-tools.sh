@@ -38,14 +38,17 @@ find_python() {
 }
 
 PY=$(find_python) || {
-  echo "python$RUNTIME not found (install it, e.g. 'pyenv install $RUNTIME', or apt's python$RUNTIME)" >&2
+  echo "the template check needs python$RUNTIME (the functions' Lambda runtime: sam build uses it)," >&2
+  echo "found neither on PATH nor in pyenv: 'pyenv install $RUNTIME' or 'apt-get install python$RUNTIME'" >&2
   exit 1
 }
 
+echo "==> installing $REQUIREMENT into $VENV with $("$PY" -V 2>&1) (first run only, about a minute)"
+start=$SECONDS
 rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 pip_quiet() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 pip_quiet --upgrade pip
 pip_quiet "$REQUIREMENT"
 echo "$WANT" >"$STAMP"
-"$VENV/bin/sam" --version
+echo "    $("$VENV/bin/sam" --version) installed in $((SECONDS - start)) s"

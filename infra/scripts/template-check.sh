@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 bash infra/scripts/sam-tools.sh
+echo "==> template check: cfn-lint, sam validate --lint, sam build, artifact check"
 SAM_VENV=${SAM_VENV:-.venv-sam}
 # sam build looks for the runtime's interpreter (python3.12) on PATH: the sam venv has it.
 export PATH="$PWD/$SAM_VENV/bin:$PATH"
