@@ -12,6 +12,29 @@ shift
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 
+# The installer: uv when it can be had (on PATH, or bootstrapped once with pip into the user's
+# cache, where every clone finds it), because it creates the venv and installs these ~50
+# packages in seconds where venv+pip take a minute or more on a small machine; pip otherwise,
+# or with PAIRCHAT_INSTALLER=pip.
+UV_VERSION=${PAIRCHAT_UV_VERSION:-0.13.8}
+UV_HOME="${XDG_CACHE_HOME:-$HOME/.cache}/pairchat/uv-$UV_VERSION"
+quiet_pip() {
+  # A pip configuration whose find-links folders do not exist makes pip warn once per
+  # package; only that line is dropped, every other message stays.
+  "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+find_uv() {
+  [ "${PAIRCHAT_INSTALLER:-uv}" = uv ] || return 1
+  if command -v uv >/dev/null; then command -v uv; return; fi
+  if [ ! -x "$UV_HOME/bin/uv" ]; then
+    "$PYTHON" -m pip --version >/dev/null 2>&1 || return 1
+    echo "==> fetching uv $UV_VERSION (the fast installer) into $UV_HOME, once for every clone" >&2
+    quiet_pip "$PYTHON" -m pip install -q --disable-pip-version-check --target "$UV_HOME" \
+      "uv==$UV_VERSION" || { echo "    could not fetch uv: using pip instead" >&2; return 1; }
+  fi
+  echo "$UV_HOME/bin/uv"
+}
+
 if [ ! -x "$VENV/bin/python" ]; then
   if ! command -v "$PYTHON" >/dev/null; then
     echo "pairchat needs Python >= 3.11: '$PYTHON' is not on PATH (make ... PYTHON=/path/to/python3.11)" >&2
@@ -21,41 +44,29 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "pairchat needs Python >= 3.11; $PYTHON is $("$PYTHON" -V 2>&1) (make ... PYTHON=python3.12)" >&2
     exit 1
   fi
-  if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
-    echo "$PYTHON cannot create virtual environments (Debian: apt-get install python3-venv)" >&2
-    exit 1
-  fi
+fi
+start=$SECONDS
+UV=$(find_uv) || UV=
+if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV with $("$PYTHON" -V 2>&1)"
-  "$PYTHON" -m venv "$VENV"
+  if [ -n "$UV" ]; then
+    "$UV" venv -q --seed --python "$(command -v "$PYTHON")" "$VENV"
+  else
+    if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+      echo "$PYTHON cannot create virtual environments (Debian: apt-get install python3-venv)" >&2
+      exit 1
+    fi
+    "$PYTHON" -m venv "$VENV"
+  fi
 fi
 
-# The installer: uv when it can be had (on PATH, or bootstrapped once with pip into the user's
-# cache, where every clone finds it), because it installs these ~50 packages in seconds where
-# pip takes a minute or more on a small machine; pip otherwise, or with PAIRCHAT_INSTALLER=pip.
-UV_VERSION=${PAIRCHAT_UV_VERSION:-0.13.8}
-UV_HOME="${XDG_CACHE_HOME:-$HOME/.cache}/pairchat/uv-$UV_VERSION"
-find_uv() {
-  [ "${PAIRCHAT_INSTALLER:-uv}" = uv ] || return 1
-  if command -v uv >/dev/null; then command -v uv; return; fi
-  if [ ! -x "$UV_HOME/bin/uv" ]; then
-    echo "==> fetching uv $UV_VERSION (the fast installer) into $UV_HOME, once for every clone" >&2
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --target "$UV_HOME" \
-      "uv==$UV_VERSION" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) \
-      || { echo "    could not fetch uv: installing with pip instead" >&2; return 1; }
-  fi
-  echo "$UV_HOME/bin/uv"
-}
-
-start=$SECONDS
-if UV=$(find_uv); then
+if [ -n "$UV" ]; then
   echo "==> installing pairchat[$EXTRAS] into $VENV with uv"
-  "$UV" pip install -q --python "$VENV/bin/python" -e ".[$EXTRAS]"
+  # Compiled now, in parallel, rather than on the first start's imports.
+  "$UV" pip install -q --compile-bytecode --python "$VENV/bin/python" -e ".[$EXTRAS]"
 else
   echo "==> installing pairchat[$EXTRAS] into $VENV with pip (a minute or more; quiet unless it fails)"
-  # A pip configuration whose find-links folders do not exist makes pip warn once per
-  # package; only that line is dropped, every other message stays.
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]" \
-    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  quiet_pip "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]"
 fi
-echo "    pairchat[$EXTRAS] installed in $((SECONDS - start)) s"
+echo "    done in $((SECONDS - start)) s"
 touch "$@"
