@@ -62,8 +62,7 @@ fi
 
 if [ -n "$UV" ]; then
   echo "==> installing pairchat[$EXTRAS] into $VENV with uv"
-  # Compiled now, in parallel, rather than on the first start's imports.
-  "$UV" pip install -q --compile-bytecode --python "$VENV/bin/python" -e ".[$EXTRAS]"
+  "$UV" pip install -q --python "$VENV/bin/python" -e ".[$EXTRAS]"
 else
   echo "==> installing pairchat[$EXTRAS] into $VENV with pip (a minute or more; quiet unless it fails)"
   quiet_pip "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]"
