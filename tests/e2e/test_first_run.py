@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.devserver import Client, dev_server, open_clients, stop
@@ -77,6 +78,14 @@ def test_inspect_and_sweep_find_the_running_dev_stack(tmp_path: Path) -> None:
         result = json.loads(swept.stdout)
         assert result["queue_entries_checked"] == 1 and result["queue_entries_removed"] == 0
         assert health.returncode == 0 and f"{redis_url} (--redis-url)" in health.stderr
+        # The dev stack runs the sweeper (at start, then every minute, as AWS schedules it):
+        # its queue-depth sample is in the ops series the dashboard charts.
+        series = httpx.get(f"{server.http_url}/ops/stats/series?minutes=2", timeout=10).json()
+        assert any(p["depth"] is not None for p in series["minutes"]), series
+        # Browsers ask for /favicon.ico at the root: the chat page's and the dashboard's.
+        for path in ("/favicon.ico", "/favicon.svg", "/ops/favicon.ico"):
+            icon = httpx.get(server.http_url + path, timeout=10)
+            assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/")
         assert stop(server) == 0
         assert not state.exists(), "the state file goes with the stack"
         assert "pairchat dev stopped: " in server.output().rstrip().splitlines()[-1]

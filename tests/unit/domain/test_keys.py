@@ -81,6 +81,7 @@ def test_key_names_keep_the_old_design() -> None:
     assert k.room("r") == "{pc}:room:r"
     assert k.recent("u") == "{pc}:recent:u"
     assert k.queue("male", "any") == "{pc}:wait:chat:male:any"
+    assert k.stats_depth(7) == "{pc}:stats:depth:7"
     assert len(k.all_queues()) == len(GENDERS) * len(PREFERENCES)
 
 

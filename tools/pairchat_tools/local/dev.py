@@ -32,6 +32,7 @@ from pairchat_tools.local.embedded_redis import (
     embedded_redis,
 )
 from pairchat_tools.local.guard import is_loopback_bind, loopback_hosts
+from pairchat_tools.local.schedule import ScheduledSweeper
 from pairchat_tools.local.template_wiring import Wiring, WiringError, default_template, read_wiring
 from pairchat_tools.rlimit import raise_fd_limit
 
@@ -136,6 +137,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="let the handlers print their EMF metrics (off locally)",
     )
     parser.add_argument("--no-ops", action="store_true", help="do not mount the ops app at /ops")
+    parser.add_argument(
+        "--sweep-every",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="run the sweeper every S seconds, as the template's schedule does in AWS (it "
+        "cleans what lost $disconnects leave and samples queue depth for the dashboard); "
+        "0: never (default: %(default)s)",
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -399,8 +409,12 @@ def _serve(
     record = stack_record(url_host, port, redis, ops is not None, os.environ)
     state_path: Path | None = None
 
+    sweeper = ScheduledSweeper(args.sweep_every) if args.sweep_every > 0 else None
+
     def ready() -> None:
         nonlocal state_path
+        if sweeper is not None:
+            sweeper.start()
         try:
             state_path = devstate.write(record)
             where: Path | str = state_path
@@ -462,6 +476,8 @@ def _serve(
     try:
         server.run(sockets=[sock])
     finally:
+        if sweeper is not None and sweeper.is_alive():
+            sweeper.stop()
         # Before Redis stops: a CLI that reads the file then must not find a dying stack.
         devstate.remove(state_path)
     return 0 if server.started else 1
