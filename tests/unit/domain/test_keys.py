@@ -41,6 +41,7 @@ PYTHON_ONLY = {
     "all_queues": "a list for the ops API and the sweeper",
     "pattern": "SCAN patterns (scripts never scan)",
     "sweeper": "the sweeper's cursors, kept by Python",
+    "stats_depth": "queue-depth samples, written by the Python sweeper",
     "queue_by_name": "pinned through queue_key (same argument)",
     "swept": "the list the sweeper walks (built from the pinned builders)",
 }
