@@ -38,7 +38,7 @@ class Limits:
         if limit <= 0:
             return 0.0
         gap = window_s / (limit - 2) if limit > 2 else window_s * (3 - limit)
-        return gap * 1.05 + 0.05
+        return gap * 1.05 + min(0.05, gap)  # no floor for a huge limit (make bench)
 
     @property
     def join_gap_s(self) -> float:

@@ -76,3 +76,8 @@ def test_limits_argument() -> None:
     for bad in ("5,7", "a,b,c", "1,1,0", "-1,2,3"):
         with pytest.raises(SystemExit):
             limits_for(bad, "ws://x/ws")
+
+
+def test_a_huge_limit_is_no_pacing() -> None:
+    """make bench starts the stack with limits of 10^9: the bots must not slow down."""
+    assert Limits.spacing(1_000_000_000, 60) < 1e-6

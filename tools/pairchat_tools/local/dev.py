@@ -269,7 +269,7 @@ def _banner(
         + (" and the $connect authorizer" if wiring.authorizer else "")
         + f" from {wiring.template}",
         f"  Pools           {', '.join(pools)} (?pool=<name> on the WebSocket URL)",
-        f"  CLI             pairchat inspect / sweep / bots find this stack ({state})",
+        f"  State file      {state} (pairchat inspect, sweep and bots read it)",
         "  Press Ctrl-C to stop.",
         "",
     ]
@@ -324,7 +324,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     started = False
     try:
-        _say(f"starting Redis ({args.redis})...")
+        _say(f"starting the Redis-protocol server (--redis {args.redis})...")
         with embedded_redis(os.environ, args.redis) as redis:
             env, missing = handler_environment(
                 wiring,
