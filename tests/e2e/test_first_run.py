@@ -18,6 +18,8 @@ import pytest
 from tests.e2e.devserver import Client, dev_server, open_clients, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-first-run")]
+#: A loaded 2-core machine has taken over 30 s to start a stack (two handler workers' imports).
+STARTUP_S = 90.0
 
 
 def isolated(tmp_path: Path) -> dict[str, str | None]:
@@ -45,7 +47,7 @@ def cli(
 
 def test_inspect_and_sweep_find_the_running_dev_stack(tmp_path: Path) -> None:
     env = isolated(tmp_path)
-    with dev_server("--log-level", "warning", env=env) as server:
+    with dev_server("--log-level", "warning", env=env, startup_s=STARTUP_S) as server:
         found = re.search(r"at (redis://\S+)", server.redis_line)
         assert found, server.output()
         redis_url, pid = found.group(1), server.proc.pid
@@ -108,7 +110,7 @@ async def a_few_clients(url: str) -> None:
 
 
 def test_default_output_is_readable_lines_without_emf(tmp_path: Path) -> None:
-    with dev_server(env=isolated(tmp_path)) as server:
+    with dev_server(env=isolated(tmp_path), startup_s=STARTUP_S) as server:
         asyncio.run(a_few_clients(server.ws_url))
         stop(server)
         out = server.output()
@@ -122,7 +124,9 @@ def test_default_output_is_readable_lines_without_emf(tmp_path: Path) -> None:
 def test_json_logs_and_metrics_when_asked(tmp_path: Path) -> None:
     """The flags bring back what the Lambda functions write in AWS (and show that the test
     above would see JSON and EMF lines if they were there)."""
-    with dev_server("--json-logs", "--metrics", env=isolated(tmp_path)) as server:
+    with dev_server(
+        "--json-logs", "--metrics", env=isolated(tmp_path), startup_s=STARTUP_S
+    ) as server:
         asyncio.run(a_few_clients(server.ws_url))
         stop(server)
         out = server.output()
@@ -144,7 +148,7 @@ def test_readme_bots_command_is_not_rate_limited(tmp_path: Path) -> None:
     """README: `pairchat bots --url ... --count 200 --duration 30` against a default stack.
     Fewer bots for a shorter time here; the pacing is the same."""
     env = isolated(tmp_path)
-    with dev_server(env=env) as server:
+    with dev_server(env=env, startup_s=STARTUP_S) as server:
         result = bots(
             env, server.ws_url, "--count", "40", "--duration", "10", out=tmp_path / "b.json"
         )
@@ -157,7 +161,7 @@ def test_readme_bots_command_is_not_rate_limited(tmp_path: Path) -> None:
 def test_bots_learn_a_stricter_stack_and_say_when_refused(tmp_path: Path) -> None:
     env = isolated(tmp_path)
     strict = ["--env", "RATE_JOINS_PER_WINDOW=4", "--env", "RATE_WINDOW_SECONDS=10"]
-    with dev_server(*strict, env=env) as server:
+    with dev_server(*strict, env=env, startup_s=STARTUP_S) as server:
         common = ["--count", "10", "--duration", "4", "--think-ms", "20", "--messages", "1"]
         paced = bots(env, server.ws_url, *common, out=tmp_path / "paced.json")
         unpaced = bots(env, server.ws_url, *common, "--limits", "off", out=tmp_path / "off.json")
