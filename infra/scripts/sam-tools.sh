@@ -49,7 +49,7 @@ UV_CACHED="${XDG_CACHE_HOME:-$HOME/.cache}/pairchat/uv-${PAIRCHAT_UV_VERSION:-0.
 [ -z "$UV" ] && [ -x "$UV_CACHED" ] && UV=$UV_CACHED
 [ "${PAIRCHAT_INSTALLER:-uv}" = uv ] || UV=
 
-echo "==> installing $REQUIREMENT into $VENV with $("$PY" -V 2>&1) and ${UV:+uv}${UV:-pip} (first run only)"
+echo "==> installing $REQUIREMENT into $VENV with $("$PY" -V 2>&1) and $([ -n "$UV" ] && echo uv || echo pip) (first run only)"
 start=$SECONDS
 rm -rf "$VENV"
 if [ -n "$UV" ]; then

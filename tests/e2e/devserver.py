@@ -37,7 +37,7 @@ class DevServer:
 
 @contextmanager
 def dev_server(
-    *args: str, env: dict[str, str | None] | None = None, startup_s: float = 30.0
+    *args: str, env: dict[str, str | None] | None = None, startup_s: float = 90.0
 ) -> Iterator[DevServer]:
     """Runs ``pairchat dev --port 0 ARGS``; stops it with SIGINT and checks it exits 0.
 
