@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -47,7 +48,9 @@ def cli(
 
 def test_inspect_and_sweep_find_the_running_dev_stack(tmp_path: Path) -> None:
     env = isolated(tmp_path)
-    with dev_server("--log-level", "warning", env=env, startup_s=STARTUP_S) as server:
+    with dev_server(
+        "--log-level", "warning", "--sweep-every", "1", env=env, startup_s=STARTUP_S
+    ) as server:
         found = re.search(r"at (redis://\S+)", server.redis_line)
         assert found, server.output()
         redis_url, pid = found.group(1), server.proc.pid
@@ -80,10 +83,16 @@ def test_inspect_and_sweep_find_the_running_dev_stack(tmp_path: Path) -> None:
         result = json.loads(swept.stdout)
         assert result["queue_entries_checked"] == 1 and result["queue_entries_removed"] == 0
         assert health.returncode == 0 and f"{redis_url} (--redis-url)" in health.stderr
-        # The dev stack runs the sweeper (at start, then every minute, as AWS schedules it):
-        # its queue-depth sample is in the ops series the dashboard charts.
-        series = httpx.get(f"{server.http_url}/ops/stats/series?minutes=2", timeout=10).json()
-        assert any(p["depth"] is not None for p in series["minutes"]), series
+        # The dev stack runs the sweeper (every minute by default, as AWS schedules it; every
+        # second here): its queue-depth sample is in the ops series the dashboard charts.
+        url = f"{server.http_url}/ops/stats/series?minutes=2"
+        deadline = time.monotonic() + 30
+        while True:
+            series = httpx.get(url, timeout=10).json()
+            if any(p["depth"] for p in series["minutes"]):
+                break
+            assert time.monotonic() < deadline, series
+            time.sleep(0.5)
         # Browsers ask for /favicon.ico at the root: the chat page's and the dashboard's.
         for path in ("/favicon.ico", "/favicon.svg", "/ops/favicon.ico"):
             icon = httpx.get(server.http_url + path, timeout=10)

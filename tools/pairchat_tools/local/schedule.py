@@ -13,8 +13,9 @@ log = logging.getLogger("pairchat_tools.local.sweeper")
 
 
 class ScheduledSweeper(threading.Thread):
-    """The sweeper on a timer, as EventBridge runs it in AWS: once at start, then every
-    ``every_s``. One line when it cleaned something, one when a run failed; silent otherwise."""
+    """The sweeper on a timer, as EventBridge runs it in AWS: every ``every_s``, the first
+    run one interval after start (not at start: its imports and scans would compete with the
+    stack's first connections). One line when it cleaned something, one when a run failed."""
 
     def __init__(self, every_s: float) -> None:
         super().__init__(name="sweeper", daemon=True)
@@ -23,12 +24,14 @@ class ScheduledSweeper(threading.Thread):
         self.runs = 0
 
     def run(self) -> None:
+        if self.stopped.wait(self.every_s):
+            return
         from pairchat.bootstrap import sweeper_from_settings
         from pairchat.domain.sweeper import PoolSweeper, Sweeper
         from pairchat.settings import Settings
 
         sweeper: Sweeper | PoolSweeper | None = None
-        while not self.stopped.is_set():
+        while True:
             try:
                 # The handlers' settings (this process's environment is theirs).
                 sweeper = sweeper or sweeper_from_settings(Settings.from_env())
@@ -44,7 +47,8 @@ class ScheduledSweeper(threading.Thread):
             except Exception as exc:  # Redis going away at shutdown, a bug: say it, go on
                 if not self.stopped.is_set():
                     log.warning("sweeper run failed: %s: %s", type(exc).__name__, exc)
-            self.stopped.wait(self.every_s)
+            if self.stopped.wait(self.every_s):
+                return
 
     def stop(self) -> None:
         self.stopped.set()
