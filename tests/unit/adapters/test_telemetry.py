@@ -109,3 +109,16 @@ def test_publish_metrics_is_quiet_without_metrics_and_flushes_with_them(
     lines = emf_lines(capsys.readouterr().out)
     assert [d.get("Matches") for d in lines] == [[1.0]]
     assert not ws.metrics.metric_set
+
+
+def test_every_entry_point_publishes_through_publish_metrics() -> None:
+    """A handler decorated with Metrics.log_metrics brings the test run's (and CloudWatch's)
+    "No application metrics to publish" warning back."""
+    from pathlib import Path
+
+    import pairchat.handlers
+
+    sources = sorted(Path(pairchat.handlers.__file__).parent.glob("*.py"))
+    assert sources
+    offenders = [p.name for p in sources if "log_metrics" in p.read_text()]
+    assert offenders == []
