@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +19,12 @@ from tests.support import engine_under_test, redis_server
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "pairchat-tests")
+# `pairchat dev` records itself in $XDG_RUNTIME_DIR/pairchat and the CLI reads it from there
+# (pairchat_tools.devstate): every test process gets a private one, so a dev stack a test
+# starts is never found by the developer's own CLI, and a test's CLI never finds theirs.
+_XDG = tempfile.mkdtemp(prefix="pairchat-tests-xdg-")
+os.environ["XDG_RUNTIME_DIR"] = _XDG
+atexit.register(shutil.rmtree, _XDG, ignore_errors=True)
 
 
 class RecordingNotifier:

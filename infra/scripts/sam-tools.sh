@@ -38,14 +38,28 @@ find_python() {
 }
 
 PY=$(find_python) || {
-  echo "python$RUNTIME not found (install it, e.g. 'pyenv install $RUNTIME', or apt's python$RUNTIME)" >&2
+  echo "the template check needs python$RUNTIME (the functions' Lambda runtime: sam build uses it)," >&2
+  echo "found neither on PATH nor in pyenv: 'pyenv install $RUNTIME' or 'apt-get install python$RUNTIME'" >&2
   exit 1
 }
 
+# uv when infra/scripts/venv.sh found or fetched it (seconds), else pip (minutes).
+UV=$(command -v uv || true)
+UV_CACHED="${XDG_CACHE_HOME:-$HOME/.cache}/pairchat/uv-${PAIRCHAT_UV_VERSION:-0.13.8}/bin/uv"
+[ -z "$UV" ] && [ -x "$UV_CACHED" ] && UV=$UV_CACHED
+[ "${PAIRCHAT_INSTALLER:-uv}" = uv ] || UV=
+
+echo "==> installing $REQUIREMENT into $VENV with $("$PY" -V 2>&1) and $([ -n "$UV" ] && echo uv || echo pip) (first run only)"
+start=$SECONDS
 rm -rf "$VENV"
-"$PY" -m venv "$VENV"
-pip_quiet() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
-pip_quiet --upgrade pip
-pip_quiet "$REQUIREMENT"
+if [ -n "$UV" ]; then
+  "$UV" venv -q --seed --python "$PY" "$VENV"
+  "$UV" pip install -q --python "$VENV/bin/python" "$REQUIREMENT"
+else
+  "$PY" -m venv "$VENV"
+  pip_quiet() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+  pip_quiet --upgrade pip
+  pip_quiet "$REQUIREMENT"
+fi
 echo "$WANT" >"$STAMP"
-"$VENV/bin/sam" --version
+echo "    $("$VENV/bin/sam" --version) installed in $((SECONDS - start)) s"

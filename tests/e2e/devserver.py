@@ -20,7 +20,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 _READY = re.compile(r"WebSocket\s+(ws://\S+)")
-_REDIS = re.compile(r"Redis\s+(.*)")
+_REDIS = re.compile(r"^\s+Redis\s+(.*)", re.M)
 
 
 @dataclass
@@ -37,7 +37,7 @@ class DevServer:
 
 @contextmanager
 def dev_server(
-    *args: str, env: dict[str, str | None] | None = None, startup_s: float = 30.0
+    *args: str, env: dict[str, str | None] | None = None, startup_s: float = 90.0
 ) -> Iterator[DevServer]:
     """Runs ``pairchat dev --port 0 ARGS``; stops it with SIGINT and checks it exits 0.
 

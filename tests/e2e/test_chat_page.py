@@ -425,3 +425,54 @@ def test_without_fallback_and_only_recent_partners_waiting_the_page_says_so(
         expect(page.locator("#only-recent")).to_contain_text(
             "Only people you recently talked to are waiting right now."
         )
+
+
+def test_a_long_paste_is_cut_with_a_notice_and_reconnecting_is_not_green(
+    pages: Callable[[], Page], gateway: Gateway
+) -> None:
+    alice, bob = pages(), pages()
+    start(alice, "female", "male")
+    start(bob, "male", "any")
+    for page in (alice, bob):
+        expect(page.locator("body")).to_have_attribute("data-state", "chatting", timeout=10_000)
+
+    # A paste longer than a message can be: what fits goes in, and the page says what did not.
+    alice.locator("#input").fill("hello ")
+    alice.evaluate(
+        """() => {
+          const dt = new DataTransfer();
+          dt.setData("text/plain", "x".repeat(5000));
+          const input = document.getElementById("input");
+          input.setSelectionRange(input.value.length, input.value.length);
+          const init = {clipboardData: dt, bubbles: true, cancelable: true};
+          input.dispatchEvent(new ClipboardEvent("paste", init));
+        }"""
+    )
+    assert alice.evaluate("document.getElementById('input').value.length") == 4096
+    expect(alice.locator(".toast.info").last).to_contain_text("cut short")
+    expect(alice.locator(".toast.info").last).to_contain_text("the last 910 were left out")
+
+    # Our own connection drops mid-chat: the presence dot stops being green while we reconnect.
+    green = alice.evaluate(
+        "getComputedStyle(document.querySelector('.presence .dot')).backgroundColor"
+    )
+    _room, conns = connections(gateway.redis_url)
+    management = boto3.session.Session().client(
+        "apigatewaymanagementapi",
+        endpoint_url=gateway.http_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    for conn in conns.values():  # both, as if the network dropped
+        management.delete_connection(ConnectionId=conn)
+    # At one instant, the label says we are reconnecting and the dot is not the chat's green.
+    alice.wait_for_function(
+        """(green) => {
+          const label = document.getElementById('presence-label').textContent;
+          const dot = getComputedStyle(document.querySelector('.presence .dot')).backgroundColor;
+          return label.startsWith("You're reconnecting") && dot !== green;
+        }""",
+        arg=green,
+        timeout=5_000,
+    )

@@ -18,6 +18,9 @@ so each pool gets both genders, and reports matches per pool.
 Bots can give interests (``--interest-share``; :mod:`pairchat_tools.bot_interests` draws them
 and checks and reports what the matches show). While queued a bot heartbeats every ``retryMs``
 of its last ``queued``/``pong``, as the chat page does, so fallback matches happen on time.
+Each bot keeps under the server's per-user rate limits (:class:`Pacer`): the limits of the
+``pairchat dev`` stack serving ``--url`` (its state file says them), else the product's
+defaults, or ``--limits``. A bot that is refused ``rate_limited`` anyway says so once.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 
 from pairchat.domain.keys import GENDERS, PREFERENCES, compatible
 from pairchat_tools import bot_interests
+from pairchat_tools.pacing import UNPACED, Pacer, limits_for
 from pairchat_tools.rlimit import raise_fd_limit
 
 _PHRASES = (
@@ -86,6 +90,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="A,B",
         help="spread the bots over these pools (?pool=; default: the server's default pool)",
     )
+    parser.add_argument(
+        "--limits",
+        default="auto",
+        metavar="J,M,S",
+        help="the server's per-user limits to keep under: J joins+nexts and M messages per S "
+        "seconds (0: no limit), or 'off' to send without pacing (a server with no limits); "
+        "default 'auto': the running `pairchat dev` stack's at --url, else the product's "
+        "20,60,60",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -133,6 +146,8 @@ class Stats:
     #: A ``matched`` that reached a bot while it was chatting in another room.
     matched_in_room: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    #: Called once, on the first ``rate_limited`` frame (prints the explanation).
+    on_limited: Any = None
     pair_ms: list[float] = field(default_factory=list)
     #: send -> the partner's receipt, per message.
     relay_ms: list[float] = field(default_factory=list)
@@ -259,6 +274,7 @@ class Bot:
         self.past: list[str] = []
         self.ws: Any = None
         self.profile = bot_interests.draw_profile(args, self.rng)
+        self.pacer = Pacer(args.pace)
 
     def _prefs(self) -> tuple[str, str]:
         if self.args.preferences == "pairs":
@@ -281,9 +297,18 @@ class Bot:
             return {"type": "_internal"}
         if frame["type"] == "error":
             self.stats.errors[str(frame.get("code"))] += 1
+            if frame.get("code") == "rate_limited" and self.stats.on_limited is not None:
+                self.stats.on_limited()
+                self.stats.on_limited = None
             if frame.get("code") == "session_expired":
                 raise _Reconnect
         return frame
+
+    async def _idle_until(self, deadline: float) -> None:
+        """Waits (for the pacer), taking in what arrives meanwhile."""
+        while (frame := await self._recv(deadline)) is not None:
+            if frame["type"] == "message":
+                self.stats.received(frame)
 
     async def run(self, once: bool) -> None:
         from websockets.asyncio.client import connect
@@ -331,6 +356,9 @@ class Bot:
         action = "join"
         while not self.stop.is_set():
             gender, preference = self._prefs()
+            await self._idle_until(self.pacer.join_at())
+            if self.stop.is_set():
+                break
             matched = await self._find(action, gender, preference)
             if not matched:
                 self.stats.gave_up += 1
@@ -411,10 +439,11 @@ class Bot:
                 # The server still has us in a room whose end has not reached us yet.
                 retried = True
                 await self._leave()
+                await self._idle_until(self.pacer.join_at())
                 await self.ws.send(self._join_frame("join", gender, preference))
             elif kind == "error" and frame.get("code") == "rate_limited":
-                # The server's per-user limits (pairchat dev --env RATE_JOINS_PER_WINDOW=0
-                # turns them off for load tests): back off like a person would.
+                # Paced bots are not refused unless the server's limits are not the ones
+                # --limits assumed (run() explains that once): back off like a person would.
                 await asyncio.sleep(1.0)
                 return False
 
@@ -424,7 +453,7 @@ class Bot:
         count = self.rng.randint(1, max(1, self.args.messages))
         for n in range(count):
             pause = self.args.think_ms / 1000 * (0.5 + self.rng.random())
-            deadline = time.perf_counter() + pause
+            deadline = self.pacer.message_at(time.perf_counter() + pause)
             while True:
                 frame = await self._recv(deadline)
                 if frame is None:
@@ -604,7 +633,32 @@ def run(args: argparse.Namespace) -> int:
         print("pairchat bots: --count must be at least 1", file=sys.stderr)
         return 2
     raise_fd_limit(args.count + 1024)
+    args.pace = limits_for(args.limits, args.url)
+    pacing = (
+        "not pacing (--limits off)"
+        if args.pace is UNPACED
+        else f"pacing each bot under {args.pace.describe()} ({args.pace.source})"
+    )
+    print(f"pairchat bots: {pacing}", file=sys.stderr, flush=True)
     stats = Stats()
+
+    def limited() -> None:
+        if args.pace is UNPACED:
+            why = "the bots do not pace (--limits off); leave --limits at auto"
+        else:
+            why = (
+                f"its per-user limits are lower than the {args.pace.describe()} the bots keep "
+                "under; pass --limits J,M,S with its RATE_JOINS_PER_WINDOW, "
+                "RATE_MESSAGES_PER_WINDOW and RATE_WINDOW_SECONDS"
+            )
+        print(
+            f"pairchat bots: the server refused a bot with rate_limited: {why} "
+            "(refused bots back off and rejoin; the count is in the summary)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    stats.on_limited = limited
     runner: Any = asyncio.run
     with contextlib.suppress(ImportError):
         import uvloop

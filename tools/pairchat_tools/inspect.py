@@ -7,6 +7,9 @@ It reads through the same :class:`~pairchat_ops.pools.PoolsReadModel` as the HTT
 numbers match; it never writes. ``--pool`` narrows a view to one pool (``POOLS``); without it
 ``stats``, ``reports`` and the lookups cover every pool, and ``queue`` shows the first pool.
 Exit status: 0, 1 when the room, user or pool does not exist, 2 when Redis cannot be reached.
+
+Without ``--redis-url`` or ``REDIS_URL`` it reads the running ``pairchat dev`` stack's Redis
+(:mod:`pairchat_tools.cliargs`); the first line on stderr says which Redis it reads.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pairchat_ops.models import (
 from pairchat_ops.pools import PoolsReadModel, UnknownPool
 from pairchat_ops.readmodel import MAX_PAGE
 from pairchat_tools.cliargs import add_redis_arguments, settings_from_args
+from pairchat_tools.devstate import redact
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
         Console(stderr=True).print(f"no such pool: {exc} (POOLS is {','.join(settings.pools)})")
         return 1
     except RedisError as exc:
-        Console(stderr=True).print(f"[red]redis unavailable[/red] at {settings.redis_url}: {exc}")
+        Console(stderr=True).print(
+            f"[red]redis unavailable[/red] at {redact(settings.redis_url)}: {exc}"
+        )
         return 2
     if result is None:
         Console(stderr=True).print(f"no such {args.view}")

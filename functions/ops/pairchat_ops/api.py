@@ -45,6 +45,11 @@ def create_app() -> FastAPI:
         """The live dashboard (static; it polls /stats and /stats/series)."""
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """Browsers ask for it at the root whatever the page links (no 404 in their console)."""
+        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

@@ -93,6 +93,12 @@ class MinutePoint(BaseModel):
     matches: int
     wait: Percentiles
     waiter_wait: Percentiles
+    depth: dict[str, int] | None = Field(
+        default=None,
+        description="each queue's length as the sweeper saw it in that minute (it samples "
+        "once a run, every minute in AWS); null for a minute without a sample",
+    )
+    waiting: int | None = Field(default=None, description="the depth sample's total")
 
 
 class Series(BaseModel):

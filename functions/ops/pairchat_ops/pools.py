@@ -261,10 +261,12 @@ class PoolsReadModel:
         first = current - minutes + 1
         per_pool = self._per_pool_waits()
         columns = [m.minutes(first, current, per_pool) for m in self.models.values()]
+        depth_columns = [m.depths(first, current) for m in self.models.values()]
         points = []
         for i, m in enumerate(range(first, current + 1)):
             cells = [column[i] for column in columns]
             wait, waiter = _weighted(cells)
+            depth = _summed([column[i] for column in depth_columns])
             points.append(
                 MinutePoint(
                     minute=m,
@@ -272,6 +274,8 @@ class PoolsReadModel:
                     matches=sum(c for c, _ in cells),
                     wait=weighted_summary(wait),
                     waiter_wait=weighted_summary(waiter),
+                    depth=depth,
+                    waiting=None if depth is None else sum(depth.values()),
                 )
             )
         return Series(pool=None, time_ms=now, minutes=points)
@@ -332,3 +336,16 @@ def _sum(counts: list[Count], visited: int) -> Count:
 def _stream_id(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
+
+
+def _summed(samples: list[dict[str, int] | None]) -> dict[str, int] | None:
+    """Every pool's queue-depth sample of one minute added up per queue name (None when no
+    pool's sweeper sampled that minute)."""
+    present = [d for d in samples if d]
+    if not present:
+        return None
+    total: dict[str, int] = {}
+    for d in present:
+        for name, n in d.items():
+            total[name] = total.get(name, 0) + n
+    return total

@@ -223,12 +223,24 @@ class ReadModel:
             last_hour=window(last_hour, waits),
         )
 
+    def depths(self, first: int, last: int) -> list[dict[str, int] | None]:
+        """Each epoch minute's queue-depth sample in [first, last] (the sweeper's; None for a
+        minute without one), one command each."""
+        pipe = self.client.pipeline(transaction=False)
+        for m in range(first, last + 1):
+            pipe.hgetall(self.keys.stats_depth(m))
+        return [
+            {as_text(k): int(as_text(v)) for k, v in raw.items()} or None for raw in pipe.execute()
+        ]
+
     def series(self, minutes: int = 30) -> Series:
-        """Matches and wait percentiles per minute, oldest first, the current minute last."""
+        """Matches, wait percentiles and queue depth per minute, oldest first, the current
+        minute last (one more command per minute than :meth:`stats` reads)."""
         minutes = max(1, min(minutes, MAX_SERIES_MINUTES))
         now = self.node.time_ms()
         current = now // 60000
         first = current - minutes + 1
+        depths = self.depths(first, current)
         points = [
             MinutePoint(
                 minute=m,
@@ -236,10 +248,13 @@ class ReadModel:
                 matches=count,
                 wait=summarize(waits),
                 waiter_wait=summarize(waits[0::2]),
+                depth=depth,
+                waiting=None if depth is None else sum(depth.values()),
             )
-            for m, (count, waits) in zip(
+            for m, (count, waits), depth in zip(
                 range(first, current + 1),
                 self.minutes(first, current, WAITS_PER_MINUTE),
+                depths,
                 strict=True,
             )
         ]

@@ -72,6 +72,13 @@ def test_removes_queue_entries_of_expired_sessions_and_keeps_live_ones(
     assert telemetry.counts["SweptRooms"] == 0
     # idempotent: a second run finds nothing more
     assert make_sweeper(redis_client, settings, notifier).run().queue_entries_removed == 0
+    # Each run samples the queues' lengths after its removals (the ops series' depth).
+    assert result.users_waiting == 1
+    minute = int(redis_client.time()[0]) // 60
+    depth = redis_client.hgetall(keys.stats_depth(minute))
+    assert len(depth) == 6 and depth["wait:chat:male:female"] == "1"
+    assert sum(int(v) for v in depth.values()) == 1
+    assert 7000 < redis_client.ttl(keys.stats_depth(minute)) <= 7200
 
 
 def test_reaps_a_room_whose_partner_vanished_and_tells_the_survivor(

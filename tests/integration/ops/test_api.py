@@ -16,7 +16,7 @@ from pairchat.settings import Settings
 from pairchat_ops.api import create_app
 from tests.conftest import RecordingNotifier
 from tests.integration.conftest import override
-from tests.support import free_port
+from tests.support import free_port, make_sweeper
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +107,14 @@ def test_stats_series_has_one_point_per_minute_ending_now(
     assert points[-1]["minute"] == body["time_ms"] // 60000
     assert sum(p["matches"] for p in points) == 2
     assert api.get("/stats/series", params={"minutes": 0}).status_code == 422
+    # Queue depth: only minutes the sweeper sampled have one.
+    assert all(p["depth"] is None and p["waiting"] is None for p in points)
+    service.connect("w")
+    service.join("w", "female", "any")
+    make_sweeper(service.store.client, service.settings).run()
+    last = api.get("/stats/series", params={"minutes": 10}).json()["minutes"][-1]
+    assert last["waiting"] == 1 and last["depth"]["wait:chat:female:any"] == 1
+    assert len(last["depth"]) == 6
 
 
 def test_queue_pages_oldest_first_and_flags_stale_waiters(

@@ -19,7 +19,7 @@ from pairchat.settings import Settings
 from pairchat_ops.api import create_app
 from pairchat_ops.deps import get_redis
 from tests.integration.conftest import override
-from tests.support import free_port
+from tests.support import free_port, make_sweeper
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -189,5 +189,50 @@ def test_dashboard_offers_the_pools_and_narrows_to_one(
             assert "pool=es" in page.url
             page.wait_for_function("document.getElementById('pools-section').hidden")
             assert errors == []
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is installed by system-deps.sh")
+def test_queue_depth_axis_spans_the_hour_and_history_survives_a_reload(
+    ops_server: str,
+    service: ChatService,
+    settings: Settings,
+    redis_client: redis.Redis,
+) -> None:
+    """One sample is one point on an hour-wide axis (not an axis of years), and the depth
+    history is the server's (the sweeper samples it), so a reload keeps it. No 404s either
+    (the favicon)."""
+    from playwright.sync_api import sync_playwright
+
+    chart = """() => {
+      const c = window.pairchatDashboard.charts.queues;
+      return {points: c.data[0].length, span: c.scales.x.max - c.scales.x.min,
+              max: c.scales.x.max, total: c.data[c.data.length - 1]};
+    }"""
+    make_traffic(service)  # 3 waiters
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            failed: list[str] = []
+            page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+            page.goto(f"{ops_server}/ops/?refresh=600000")  # one poll: one sample
+            page.wait_for_function("window.pairchatDashboard.updates >= 1", timeout=15_000)
+            one = page.evaluate(chart)
+            assert one["points"] == 1 and one["total"] == [3]
+            assert 3500 <= one["span"] <= 3700, one  # the series' hour, in seconds
+            assert abs(one["max"] - time.time()) < 120
+
+            make_sweeper(redis_client, settings).run()  # the minute's depth sample: 3
+            service.connect("late")
+            service.join("late", "male", "male")
+            page.reload()
+            page.wait_for_function("window.pairchatDashboard.updates >= 1", timeout=15_000)
+            after = page.evaluate(chart)
+            # The sweeper's sample (3, at the minute's start) and this page's poll (4).
+            assert after["points"] == 2 and after["total"] == [3, 4], after
+            assert 3500 <= after["span"] <= 3700
+            assert failed == [], failed
         finally:
             browser.close()

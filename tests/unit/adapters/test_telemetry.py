@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
-from pairchat.adapters.telemetry import PowertoolsTelemetry
+from pairchat.adapters.telemetry import PowertoolsTelemetry, publish_metrics
 from pairchat.handlers import ws
 
 
@@ -63,3 +64,61 @@ def test_only_the_pool_metrics_get_a_pool_dimension(
     assert "pool" not in batch
     total = {m["Name"] for m in batch["_aws"]["CloudWatchMetrics"][0]["Metrics"]}  # type: ignore[index]
     assert total == {"Matches", "Messages", "WaitBeforeMatch", "Joins"}
+
+
+def test_metrics_off_means_no_emf_on_any_path(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POWERTOOLS_METRICS_DISABLED holds for the single-metric path (Errors by code) and for
+    a batch that reaches Powertools' 100-value auto-flush, which both print regardless."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    capsys.readouterr()
+    telemetry = PowertoolsTelemetry(ws.metrics)
+    assert not telemetry.enabled
+    for _ in range(150):
+        telemetry.count("Error_rate_limited")
+        telemetry.count("Matches")
+    assert emf_lines(capsys.readouterr().out) == []
+    assert not ws.metrics.metric_set
+
+
+def test_publish_metrics_is_quiet_without_metrics_and_flushes_with_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "pairchat")
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    telemetry = PowertoolsTelemetry(ws.metrics)
+    ws.metrics.clear_metrics()
+    capsys.readouterr()
+
+    @publish_metrics(ws.metrics)
+    def quiet(event: dict[str, object], context: object) -> str:
+        return "ok"
+
+    @publish_metrics(ws.metrics)
+    def counting(event: dict[str, object], context: object) -> str:
+        telemetry.count("Matches")
+        raise RuntimeError("the batch is flushed on a raise too")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "No application metrics to publish" would raise
+        assert quiet({}, None) == "ok"
+    assert emf_lines(capsys.readouterr().out) == []
+    with pytest.raises(RuntimeError):
+        counting({}, None)
+    lines = emf_lines(capsys.readouterr().out)
+    assert [d.get("Matches") for d in lines] == [[1.0]]
+    assert not ws.metrics.metric_set
+
+
+def test_every_entry_point_publishes_through_publish_metrics() -> None:
+    """A handler decorated with Metrics.log_metrics brings the test run's (and CloudWatch's)
+    "No application metrics to publish" warning back."""
+    from pathlib import Path
+
+    import pairchat.handlers
+
+    sources = sorted(Path(pairchat.handlers.__file__).parent.glob("*.py"))
+    assert sources
+    offenders = [p.name for p in sources if "log_metrics" in p.read_text()]
+    assert offenders == []

@@ -41,6 +41,7 @@ PYTHON_ONLY = {
     "all_queues": "a list for the ops API and the sweeper",
     "pattern": "SCAN patterns (scripts never scan)",
     "sweeper": "the sweeper's cursors, kept by Python",
+    "stats_depth": "queue-depth samples, written by the Python sweeper",
     "queue_by_name": "pinned through queue_key (same argument)",
     "swept": "the list the sweeper walks (built from the pinned builders)",
 }
@@ -81,6 +82,7 @@ def test_key_names_keep_the_old_design() -> None:
     assert k.room("r") == "{pc}:room:r"
     assert k.recent("u") == "{pc}:recent:u"
     assert k.queue("male", "any") == "{pc}:wait:chat:male:any"
+    assert k.stats_depth(7) == "{pc}:stats:depth:7"
     assert len(k.all_queues()) == len(GENDERS) * len(PREFERENCES)
 
 

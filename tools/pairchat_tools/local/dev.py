@@ -21,8 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from pairchat_tools import devstate
+from pairchat_tools.devstate import redact
+from pairchat_tools.local import logs
 from pairchat_tools.local.embedded_redis import (
     MODES,
     EmbeddedRedisError,
@@ -30,6 +32,7 @@ from pairchat_tools.local.embedded_redis import (
     embedded_redis,
 )
 from pairchat_tools.local.guard import is_loopback_bind, loopback_hosts
+from pairchat_tools.local.schedule import ScheduledSweeper
 from pairchat_tools.local.template_wiring import Wiring, WiringError, default_template, read_wiring
 from pairchat_tools.rlimit import raise_fd_limit
 
@@ -119,7 +122,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-level",
         default="info",
         choices=("debug", "info", "warning", "error"),
-        help="gateway and handler log level",
+        help="gateway and handler log level (default: %(default)s: starts, refusals, errors; "
+        "repeats of one event within 10 s fold into one line with a count)",
+    )
+    parser.add_argument(
+        "--json-logs",
+        action="store_true",
+        help="print the handlers' logs as the Lambda functions write them in AWS (Powertools "
+        "JSON, one object per record) instead of one readable line per event",
     )
     parser.add_argument(
         "--metrics",
@@ -128,22 +138,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-ops", action="store_true", help="do not mount the ops app at /ops")
     parser.add_argument(
+        "--sweep-every",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="run the sweeper every S seconds, as the template's schedule does in AWS (it "
+        "cleans what lost $disconnects leave and samples queue depth for the dashboard); "
+        "0: never (default: %(default)s)",
+    )
+    parser.add_argument(
         "--env",
         action="append",
         default=[],
         metavar="NAME=VALUE",
         help="extra or overriding handler environment (repeatable), e.g. --env AUTH_MODE=optional",
     )
-
-
-def redact(url: str) -> str:
-    """A Redis URL without its password, fit to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + netloc))
 
 
 def handler_environment(
@@ -236,7 +245,13 @@ def _ops_app(skip: bool) -> Any:
 
 
 def _banner(
-    url_host: str, port: int, redis: RedisInfo, wiring: Wiring, ops: bool, pools: tuple[str, ...]
+    url_host: str,
+    port: int,
+    redis: RedisInfo,
+    wiring: Wiring,
+    ops: bool,
+    pools: tuple[str, ...],
+    state: Path | str,
 ) -> str:
     base = f"http://{url_host}:{port}"
     lines = [
@@ -247,13 +262,14 @@ def _banner(
         f"  Management API  {base}/@connections/{{connectionId}}",
     ]
     if ops:
-        lines.append(f"  Ops API         {base}/ops/")
+        lines.append(f"  Ops dashboard   {base}/ops/  (ops API: {base}/ops/docs)")
     lines += [
         f"  Redis           {redact(redis.description)}",
         f"  Wiring          {len(wiring.routes)} routes"
         + (" and the $connect authorizer" if wiring.authorizer else "")
         + f" from {wiring.template}",
         f"  Pools           {', '.join(pools)} (?pool=<name> on the WebSocket URL)",
+        f"  State file      {state} (pairchat inspect, sweep and bots read it)",
         "  Press Ctrl-C to stop.",
         "",
     ]
@@ -268,11 +284,14 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise _Terminate
 
 
+def _say(text: str) -> None:
+    """A progress line before the banner (stderr, like the logs)."""
+    print(f"pairchat dev: {text}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     level = getattr(logging, args.log_level.upper())
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logs.configure(level, json_logs=args.json_logs)
     template = args.template or default_template()
     try:
         wiring = read_wiring(template)
@@ -303,7 +322,9 @@ def run(args: argparse.Namespace) -> int:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     # A SIGTERM gets the same orderly shutdown as Ctrl-C (uvicorn re-raises it once done).
     signal.signal(signal.SIGTERM, _on_sigterm)
+    started = False
     try:
+        _say(f"starting the Redis-protocol server (--redis {args.redis})...")
         with embedded_redis(os.environ, args.redis) as redis:
             env, missing = handler_environment(
                 wiring,
@@ -322,6 +343,7 @@ def run(args: argparse.Namespace) -> int:
             # Before the first handler import: modules read their configuration at cold start.
             os.environ.update(env)
             keys = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) if secret else None
+            started = True
             return _serve(args, wiring, sock, port, url_host, redis, keys)
     except EmbeddedRedisError as exc:
         print(f"pairchat dev: {exc}", file=sys.stderr)
@@ -331,6 +353,34 @@ def run(args: argparse.Namespace) -> int:
     finally:
         with contextlib.suppress(OSError):
             sock.close()
+        if started:
+            print("pairchat dev stopped: connections closed, workers and Redis shut down")
+
+
+def stack_record(
+    url_host: str, port: int, redis: RedisInfo, ops: bool, env: Mapping[str, str]
+) -> devstate.DevStack:
+    """What the state file says about this stack (see :mod:`pairchat_tools.devstate`)."""
+    from pairchat.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError:
+        settings = Settings()
+    base = f"http://{url_host}:{port}"
+    return devstate.DevStack(
+        pid=os.getpid(),
+        redis_url=redis.url,
+        redis_description=redis.description,
+        key_prefix=settings.key_prefix,
+        chat_url=f"{base}/",
+        ws_url=f"ws://{url_host}:{port}/ws",
+        management_endpoint=base,
+        ops_url=f"{base}/ops/" if ops else None,
+        rate_joins=settings.rate_joins,
+        rate_messages=settings.rate_messages,
+        rate_window_s=settings.rate_window_s,
+    )
 
 
 def _serve(
@@ -356,14 +406,29 @@ def _serve(
         print(f"pairchat dev: {exc}", file=sys.stderr)
         return 2
     ops = _ops_app(args.no_ops)
-    banner = _banner(url_host, port, redis, wiring, ops is not None, pools)
-    if keys is not None:  # bound beyond loopback: how to sign Management API requests
-        key = f"  Management key  SigV4, access key {keys[0]}, secret {keys[1]} (this run only)"
-        banner = f"{banner.rstrip()}\n{key}\n"
+    record = stack_record(url_host, port, redis, ops is not None, os.environ)
+    state_path: Path | None = None
+
+    sweeper = ScheduledSweeper(args.sweep_every) if args.sweep_every > 0 else None
 
     def ready() -> None:
+        nonlocal state_path
+        if sweeper is not None:
+            sweeper.start()
+        try:
+            state_path = devstate.write(record)
+            where: Path | str = state_path
+        except OSError as exc:
+            where = f"not recorded: {exc}"
+            log.warning("could not write the state file the CLI reads: %s", exc)
+        banner = _banner(url_host, port, redis, wiring, ops is not None, pools, where)
+        if keys is not None:  # bound beyond loopback: how to sign Management API requests
+            key = f"  Management key  SigV4, access key {keys[0]}, secret {keys[1]} (this run only)"
+            banner = f"{banner.rstrip()}\n{key}\n"
         print(banner, flush=True)
 
+    if args.workers > 0:
+        _say(f"starting {args.workers} handler worker processes (each imports the handlers)...")
     gateway = Gateway(
         wiring,
         GatewayOptions(
@@ -385,6 +450,7 @@ def _serve(
         ),
         on_ready=ready,
     )
+    logs.adopt_handler_loggers()  # --workers 0: the handlers run in this process
     config = uvicorn.Config(
         gateway,
         loop="auto",  # uvloop when installed
@@ -407,5 +473,11 @@ def _serve(
         backlog=4096,
     )
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if sweeper is not None and sweeper.is_alive():
+            sweeper.stop()
+        # Before Redis stops: a CLI that reads the file then must not find a dying stack.
+        devstate.remove(state_path)
     return 0 if server.started else 1

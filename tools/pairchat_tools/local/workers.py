@@ -217,10 +217,11 @@ def worker_main(
     _die_with_parent()
     if os.getppid() == 1:  # the gateway died before the line above
         os._exit(0)
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from pairchat_tools.local import logs
+
+    logs.configure(log_level)
     host = HandlerHost(wiring, region)
+    logs.adopt_handler_loggers()
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lambda")
     lock = threading.Lock()
 

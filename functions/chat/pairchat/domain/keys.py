@@ -110,6 +110,10 @@ class Keys:
         """Counter of matches made in that epoch minute."""
         return f"{self.prefix}stats:matches:{minute}"
 
+    def stats_depth(self, minute: int) -> str:
+        """Hash: queue name -> its length, as the sweeper saw it in that epoch minute."""
+        return f"{self.prefix}stats:depth:{minute}"
+
     def pattern(self, kind: str) -> str:
         """A SCAN ``MATCH`` pattern for one kind of key (``sess``, ``room``, ...)."""
         return f"{_glob_escape(self.prefix)}{kind}:*"

@@ -10,7 +10,11 @@ room whose partner's session is gone. Each run therefore
   registrations);
 * pages through ``room:*`` keys with ``SCAN`` and runs ``reap.lua`` on each room, which ends
   a room one of whose members is gone; the survivor is told ``partner_left`` (when the
-  Management API endpoint is configured).
+  Management API endpoint is configured);
+* records each queue's length (``stats:depth:<minute>``, kept two hours like match.lua's
+  per-minute stats): the queue-depth history the ops dashboard charts, one sample a minute.
+  Nothing else writes it: the scripts would pay for it on every join, and the ops API is
+  read-only.
 
 Work per run is bounded: at most ``max_queue_entries`` entries per queue and
 ``max_room_scan`` keys of SCAN work for rooms (``scan_count`` per call; SCAN's MATCH filters on
@@ -40,6 +44,8 @@ from pairchat.domain.nodes import SlotNode, as_text
 from pairchat.domain.service import ChatService
 
 ROOMS_CURSOR = "rooms"
+#: How long a queue-depth sample is kept (match.lua keeps its per-minute stats as long).
+DEPTH_TTL_S = 7200
 
 
 @dataclass
@@ -53,6 +59,8 @@ class SweepResult:
     partners_notified: int = 0
     #: Areas (queue names, ``rooms``) whose cursor came back to 0 in this run.
     passes_completed: int = 0
+    #: Queue entries left after this run (the depth sample's total).
+    users_waiting: int = 0
     duration_ms: float = 0.0
     #: Per pool, when the run covered several (:class:`PoolSweeper`); the fields above are
     #: then the totals.
@@ -97,6 +105,7 @@ class Sweeper:
             cursor = self._sweep_queue(key, name, cursors.get(name, 0), result)
             new_cursors[name] = cursor
             result.passes_completed += cursor == 0
+        result.users_waiting = self._record_depth()
         cursor = self._sweep_rooms(cursors.get(ROOMS_CURSOR, 0), result)
         new_cursors[ROOMS_CURSOR] = cursor
         result.passes_completed += cursor == 0
@@ -120,6 +129,24 @@ class Sweeper:
                 result.queue_entries_checked += swept.checked
             if cursor == 0 or seen >= self.max_queue_entries:
                 return int(cursor)
+
+    def _record_depth(self) -> int:
+        """Samples every queue's length (after this run's removals) into this minute's
+        ``stats:depth`` hash; two round trips. Returns the total."""
+        queues = self.keys.all_queues()
+        pipe = self.client.pipeline(transaction=False)
+        for _, _, key in queues:
+            pipe.zcard(key)
+        lengths = pipe.execute()
+        depth = {
+            self.keys.queue_name(g, p): int(n) for (g, p, _), n in zip(queues, lengths, strict=True)
+        }
+        key = self.keys.stats_depth(self.node.time_ms() // 60000)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(key, mapping=depth)
+        pipe.expire(key, DEPTH_TTL_S)
+        pipe.execute()
+        return sum(depth.values())
 
     def _sweep_rooms(self, cursor: int, result: SweepResult) -> int:
         prefix = self.keys.room("")

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pairchat.adapters.auth import Authenticator, Refused
 from pairchat.adapters.connection import REFUSAL_CODES, ConnectionContext, decide
-from pairchat.adapters.telemetry import PowertoolsTelemetry
+from pairchat.adapters.telemetry import PowertoolsTelemetry, publish_metrics
 from pairchat.domain.ports import NullTelemetry, Telemetry
 from pairchat.settings import Settings
 
@@ -96,7 +96,7 @@ def state() -> tuple[Settings, Authenticator]:
     return _state
 
 
-@metrics.log_metrics
+@publish_metrics(metrics)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings, authenticator = state()

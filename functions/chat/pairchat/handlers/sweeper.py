@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pairchat.adapters.telemetry import PowertoolsTelemetry
+from pairchat.adapters.telemetry import PowertoolsTelemetry, publish_metrics
 from pairchat.bootstrap import sweeper_from_settings
 from pairchat.domain.sweeper import PoolSweeper
 from pairchat.settings import Settings
@@ -26,7 +26,7 @@ def sweeper() -> PoolSweeper:
     return _sweeper
 
 
-@metrics.log_metrics
+@publish_metrics(metrics)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = sweeper().run().as_dict()

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from redis.exceptions import RedisError
 
 from pairchat.adapters.connection import ConnectionContext
-from pairchat.adapters.telemetry import PowertoolsTelemetry
+from pairchat.adapters.telemetry import PowertoolsTelemetry, publish_metrics
 from pairchat.bootstrap import Runtime
 from pairchat.domain.errors import PairchatError, SessionExpired, Unavailable
 from pairchat.domain.ports import DeliveryFailed
@@ -157,19 +157,19 @@ def runtime() -> Runtime:
 _CORRELATION = "requestContext.connectionId"
 
 
-@metrics.log_metrics
+@publish_metrics(metrics)
 @logger.inject_lambda_context(correlation_id_path=_CORRELATION)
 def on_connect(event: dict[str, Any], context: LambdaContext) -> Response:
     return handle_connect(event, runtime().service_for(event))
 
 
-@metrics.log_metrics
+@publish_metrics(metrics)
 @logger.inject_lambda_context(correlation_id_path=_CORRELATION)
 def on_disconnect(event: dict[str, Any], context: LambdaContext) -> Response:
     return handle_disconnect(event, runtime().service_for(event))
 
 
-@metrics.log_metrics
+@publish_metrics(metrics)
 @logger.inject_lambda_context(correlation_id_path=_CORRELATION)
 def on_message(event: dict[str, Any], context: LambdaContext) -> Response:
     return handle_message(event, runtime().service_for(event))

@@ -1,9 +1,12 @@
 /* pairchat ops dashboard: polls the ops API and draws live charts with uPlot (vendored).
  *
- * Queue depth has no server-side history, so the page keeps its own from each poll (up to
- * an hour at the default rate). Matches and wait times per minute come from /stats/series.
- * ?refresh=<ms> changes the polling interval (default 5000). With several pools (/pools) a
- * select narrows every number to one pool (?pool=<name>); "every pool" adds a line per pool.
+ * Every chart shows the last hour from /stats/series: matches and wait times per minute, and
+ * queue depth as the sweeper sampled it each minute (so a reload keeps the history). Between
+ * samples the queue chart adds what this page's own polls of /stats saw since it loaded. The
+ * x axis always spans that hour, whatever the number of points (one sample is one point, not
+ * an axis of years). ?refresh=<ms> changes the polling interval (default 5000). With several
+ * pools (/pools) a select narrows every number to one pool (?pool=<name>); "every pool" adds a
+ * line per pool.
  */
 (() => {
   "use strict";
@@ -12,6 +15,7 @@
   const params = new URLSearchParams(location.search);
   const refreshMs = Math.max(250, Number(params.get("refresh")) || 5000);
   const MAX_SAMPLES = 720;
+  const SERIES_MINUTES = 60;
   const QUEUES = [
     ["wait:chat:male:female", "#58a6ff"],
     ["wait:chat:male:male", "#79c0ff"],
@@ -29,7 +33,12 @@
     updates: 0,
     errors: 0,
     lastError: null,
-    depth: [[], ...QUEUES.map(() => []), []],
+    // This page's own samples since it loaded: [t (s), per-queue lengths..., total].
+    live: [],
+    // The server's per-minute samples, from the last /stats/series.
+    history: [],
+    // The x range every chart shows: the series' hour, up to the server's clock.
+    window: null,
     charts: {},
   };
   window.pairchatDashboard = state;
@@ -59,13 +68,23 @@
     return Math.max(280, Math.floor(el.getBoundingClientRect().width));
   }
 
+  // The hour the series covers; before the first answer, the hour up to now.
+  function xRange() {
+    if (state.window) return [state.window.min, state.window.max];
+    const now = Date.now() / 1000;
+    return [now - SERIES_MINUTES * 60, now];
+  }
+
   function makeChart(id, series, extra = {}) {
     const el = $(id);
     const opts = {
       width: chartWidth(el),
       height: 220,
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(extra.minTop ?? 1, max * 1.15)] } },
+      scales: {
+        x: { time: true, range: () => xRange() },
+        y: { range: (u, min, max) => [0, Math.max(extra.minTop ?? 1, max * 1.15)] },
+      },
       axes: [AXIS, { ...AXIS, size: 50 }],
       legend: { live: false },
       series: [{}, ...series],
@@ -127,7 +146,8 @@
     $("pool-picker").hidden = false;
     select.addEventListener("change", () => {
       state.pool = select.value;
-      state.depth.forEach((s) => s.splice(0));  // another pool: another history
+      state.live.splice(0);  // another pool: another history
+      state.history = [];
       const url = new URL(location.href);
       if (state.pool) url.searchParams.set("pool", state.pool);
       else url.searchParams.delete("pool");
@@ -188,14 +208,23 @@
     );
 
     const lengths = Object.fromEntries(stats.queues.map((q) => [q.name, q.length]));
-    state.depth[0].push(stats.time_ms / 1000);
-    QUEUES.forEach(([name], i) => state.depth[i + 1].push(lengths[name] ?? 0));
-    state.depth[QUEUES.length + 1].push(stats.users_waiting);
-    if (state.depth[0].length > MAX_SAMPLES) state.depth.forEach((s) => s.shift());
-    queueChart.setData(state.depth.map((s) => s.slice()));
+    state.live.push([stats.time_ms / 1000, ...QUEUES.map(([name]) => lengths[name] ?? 0), stats.users_waiting]);
+    if (state.live.length > MAX_SAMPLES) state.live.shift();
+  }
+
+  // The sweeper's samples and this page's own, in time order, within the window.
+  function renderQueues() {
+    const [min] = xRange();
+    const rows = [...state.history, ...state.live].filter((r) => r[0] >= min).sort((a, b) => a[0] - b[0]);
+    queueChart.setData(Array.from({ length: QUEUES.length + 2 }, (_, i) => rows.map((r) => r[i])));
   }
 
   function renderSeries(series) {
+    const now = series.time_ms / 1000;
+    state.window = { min: now - SERIES_MINUTES * 60, max: now };
+    state.history = series.minutes
+      .filter((p) => p.depth)
+      .map((p) => [p.ts_ms / 1000, ...QUEUES.map(([name]) => p.depth[name] ?? 0), p.waiting]);
     const xs = series.minutes.map((p) => p.ts_ms / 1000);
     matchChart.setData([xs, series.minutes.map((p) => p.matches)]);
     const secs = (v) => (v === null ? null : v / 1000);
@@ -223,11 +252,12 @@
     try {
       const [stats, series, health] = await Promise.all([
         getJSON(withPool("stats")),
-        getJSON(withPool("stats/series?minutes=60")),
+        getJSON(withPool(`stats/series?minutes=${SERIES_MINUTES}`)),
         getJSON("health", [503]),
       ]);
       renderStats(stats);
       renderSeries(series);
+      renderQueues();
       renderHealth(health);
       state.updates += 1;
       state.lastError = null;

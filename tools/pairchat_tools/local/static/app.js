@@ -522,6 +522,8 @@
   function render() {
     ui.startBtn.disabled = false;
     const away = body.dataset.partner === "away";
+    // Our own link, for the presence dot: not green while we are the one reconnecting.
+    body.dataset.self = online ? "here" : "away";
     ui.presenceLabel.textContent = state !== "chatting" ? "Left the chat"
       : !online ? "You're reconnecting…" : away ? "Reconnecting…" : "In the chat";
     ui.ended.hidden = state !== "ended";
@@ -730,6 +732,21 @@
   ui.reportForm.addEventListener("submit", (e) => { e.preventDefault(); submitReport(); });
   ui.composer.addEventListener("submit", (e) => { e.preventDefault(); submitMessage(); });
   ui.input.addEventListener("input", () => { autosize(); updateComposer(); typingInput(); });
+  // The textarea's maxlength would cut a long paste without a word: paste what fits and say so.
+  ui.input.addEventListener("paste", (e) => {
+    const pasted = e.clipboardData ? e.clipboardData.getData("text/plain") : "";
+    const { selectionStart: from, selectionEnd: to, value } = ui.input;
+    const fits = MAX_TEXT - (value.length - (to - from));
+    if (!pasted || pasted.length <= fits) return;
+    e.preventDefault();
+    let kept = pasted.slice(0, Math.max(0, fits));
+    if (/[\uD800-\uDBFF]$/.test(kept)) kept = kept.slice(0, -1); // never half a character
+    ui.input.setRangeText(kept, from, to, "end");
+    autosize();
+    updateComposer();
+    const left = (pasted.length - kept.length).toLocaleString();
+    toast("Your paste was cut short.", `A message holds ${MAX_TEXT.toLocaleString()} characters; the last ${left} were left out.`, "info");
+  });
   ui.input.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitMessage(); }
   });
