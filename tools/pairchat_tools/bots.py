@@ -1,5 +1,8 @@
 """``pairchat bots``: simulated users, and the load generator for the performance work.
 
+Over 400 lines on purpose: one bot's life (connect, join, chat, move on, reconnect) is one
+state machine; pacing (pacing.py) and interests (bot_interests.py) live apart.
+
 One asyncio process drives every bot (uvloop when installed): each connects, joins with a
 random gender and preference, chats, then moves on (``next``), leaves and rejoins, or hangs
 up and reconnects. At the end it prints matches per second and latency percentiles:

@@ -1,5 +1,8 @@
 """Configuration, read once per process into one frozen object.
 
+Over 400 lines on purpose: one frozen object for every setting is the point (one place to
+read what can be configured); most lines are one documented field each.
+
 Nothing else in the code base reads ``os.environ``: adapters build a :class:`Settings`
 at cold start (``Settings.from_env()``) and pass it down, so tests construct their own.
 """

@@ -1,5 +1,8 @@
 """What the ops API and ``pairchat inspect`` know about Redis, read with bounded work.
 
+Over 400 lines on purpose: one read model per pool, each query bounded next to the others
+so their budgets can be compared; the per-pool aggregation lives with it.
+
 Every answer costs a fixed number of round trips and a bounded number of keys, whatever the
 size of the data: queues are read by rank windows (``ZRANGE`` with a limit), recent partners
 with one ``SSCAN`` page, reports with ``XREVRANGE ... COUNT``, and key counts with a SCAN of

@@ -1,5 +1,8 @@
 """``pairchat dev``: the whole product on one machine, with one command.
 
+Over 400 lines on purpose: the command's options, banner, state file and shutdown are one
+user-facing flow; the emulator itself lives in gateway.py and its sibling modules.
+
 API Gateway emulator (WebSocket + Management API), Redis, the chat page, and the ops app
 when it is installed. The handlers are the Lambda handlers template.yaml names, run with
 the template's environment plus what only the local stack can know (Redis URL, the

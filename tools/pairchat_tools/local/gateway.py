@@ -1,5 +1,8 @@
 """An API Gateway WebSocket API emulator, as one ASGI app.
 
+Over 400 lines on purpose: the ASGI app's connection lifecycle is one piece; events,
+the Management API, invokers, the authorizer and throttling live in sibling modules.
+
 - ``/ws``: the WebSocket endpoint. Each connection gets an id in API Gateway's format; a
   ``$connect`` guarded by a REQUEST authorizer runs it first (``authorizer.py``), and its
   context rides on every later event of the connection; each

@@ -1,5 +1,8 @@
 """The chat domain: what each client action does, in terms of the store and the notifier.
 
+Over 400 lines on purpose: every client action's orchestration (and its 410 handling) reads
+best side by side; the parts with their own concerns live apart (rtc, textfilter, sweeper).
+
 Knows nothing of Lambda events or HTTP. Frames go out through a :class:`Notifier`; a post
 that meets a gone connection (410) erases that connection's state and tells its partner,
 so nobody is left in a room with a dead peer.
