@@ -53,22 +53,28 @@ SCRIPT_NAMES = (
     "typing",
 )
 
+#: What a pairing tells, whether a join (match.lua) or a waiter's heartbeat (heartbeat.lua)
+#: made it: both 'matched' replies start with these fields, then add their own.
+_PAIRED: Final = (
+    "room_id",
+    "user_id",
+    "partner_id",
+    "partner_connection",
+    "waited_ms",
+    "gender",
+    "preference",
+    "interests",
+    "fallback",
+    "common_interests",
+    "relaxed",
+)
+
 #: Per script, per reply status: the field names in the order the script sends them.
 REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
     "connect": {"ok": ("previous_connection", "resumed_room_id", "partner_connection")},
     "match": {
         "matched": (
-            "room_id",
-            "user_id",
-            "partner_id",
-            "partner_connection",
-            "waited_ms",
-            "gender",
-            "preference",
-            "interests",
-            "fallback",
-            "common_interests",
-            "relaxed",
+            *_PAIRED,
             "left_room_id",
             "left_partner_connection",
             "stale_removed",
@@ -109,24 +115,7 @@ REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
             "retry_ms",
             "stale_removed",
         ),
-        "matched": (
-            "room_id",
-            "user_id",
-            "partner_id",
-            "partner_connection",
-            "waited_ms",
-            "gender",
-            "preference",
-            "interests",
-            "fallback",
-            "common_interests",
-            "relaxed",
-            "online",
-            "eta_ms",
-            "only_recent",
-            "retry_ms",
-            "stale_removed",
-        ),
+        "matched": (*_PAIRED, "online", "eta_ms", "only_recent", "retry_ms", "stale_removed"),
     },
     "report": {"ok": ("room_id", "user_id", "reported_id", "entry_id")},
     "block": {"ok": ("room_id", "user_id", "blocked_id", "partner_connection")},
