@@ -214,7 +214,7 @@ def check_match(
 def listed(client: Any, keys: Keys, uid: str) -> bool:
     """Whether waiting user ``uid`` is where its wait state says: in its segment queue once
     open to anyone, in the interest index under each interest for each gender it accepts,
-    and in the relaxation set while its relaxation is pending."""
+    and in the relaxation set while its relaxation is pending (and not for this wait after)."""
     from pairchat.domain.keys import GENDERS, admits
     from pairchat.domain.store import WaitState
 
@@ -234,7 +234,13 @@ def listed(client: Any, keys: Keys, uid: str) -> bool:
             ):
                 return False
     pending = bool(w.interests) and w.fallback and not w.open
-    return (client.zscore(keys.relax(), uid) is not None) == pending
+    entry = client.zscore(keys.relax(), uid)
+    if pending:
+        return entry is not None
+    # Not pending: this wait must have left no entry. An entry that is not this wait's (its
+    # score is not this wait's relaxation time) is a leftover of a wait whose session expired
+    # (nothing runs at a TTL's end); promote_due or the sweeper drops it when it comes due.
+    return entry is None or w.rd == "" or entry != float(w.rd)
 
 
 def first_choice(

@@ -136,7 +136,8 @@ def test_text_goes_peer_to_peer_and_falls_back_to_the_relay(
             got = {f.get("mid") for f in bob.wire.received if f.get("type") == "message"}
             if mids <= got:
                 break
-            time.sleep(0.1)
+            # Not time.sleep: Playwright's sync API records frames only while it is called.
+            bob.page.wait_for_timeout(100)
         assert mids <= got
         bob.page.wait_for_timeout(300)
         expect(theirs(bob).filter(has_text="delivered, ack lost")).to_have_count(1)
