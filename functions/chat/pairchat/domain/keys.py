@@ -101,10 +101,12 @@ class Keys:
         return f"{self.prefix}block:{user_id}"
 
     def rate(self, kind: str, user_id: str) -> str:
-        """Hash: the sliding-window counts of ``kind`` (``join``: joins+nexts, ``send``) events
-        of one user: ``i`` (the current fixed window's index), ``c`` (its count), ``p`` (the
-        previous window's count). One key per user and kind, not per window: one read and
-        one write per event (lua/includes/rate_limit.lua)."""
+        """Hash: the sliding-window counts of ``kind`` events of one subject without a
+        session (``conn-src``, ``join-src``: a client address): ``i`` (the current fixed
+        window's index), ``c`` (its count), ``p`` (the previous window's count). A user's own
+        counters (``join``, ``send``, ``leave``, ``block``, ``typing``) are the same three
+        fields in its session hash, ``<kind>.i`` etc., read with the session
+        (lua/includes/rate_limit.lua)."""
         return f"{self.prefix}rate:{kind}:{user_id}"
 
     def reports(self) -> str:

@@ -246,9 +246,15 @@ class ChatStore:
         self._session_ttl_ms = settings.session_ttl_s * 1000
         self._rate_window_ms = settings.rate_window_s * 1000
 
-    def _run(self, name: str, connection_id: str, *args: str | int | float) -> Reply:
+    def _run(
+        self, name: str, connection_id: str, *args: str | int | float, user_id: str = ""
+    ) -> Reply:
+        """Runs a script for a connection; with its ``user_id`` (the authorizer's), the
+        session key goes along as KEYS[2] and the script need not read the connection key
+        to learn who is calling (lua/includes/resolve.lua)."""
         key = self.keys.connection(connection_id)
-        return self.scripts.run(name, key, (self.keys.prefix, connection_id, *args))
+        more = (self.keys.session(user_id),) if user_id else ()
+        return self.scripts.run(name, key, (self.keys.prefix, connection_id, *args), *more)
 
     def open_session(
         self, connection_id: str, user_id: str, authenticated: bool = False, source: str = ""
@@ -281,6 +287,7 @@ class ChatStore:
         interests: tuple[str, ...] | None = None,
         fallback: bool | None = None,
         source: str = "",
+        user_id: str = "",
     ) -> MatchResult:
         """Pairs or enqueues. ``gender``/``preference`` '' (with ``next``), ``interests`` and
         ``fallback`` None reuse the session's last values; interests must be normalized
@@ -305,10 +312,11 @@ class ChatStore:
             QUEUED_HEARTBEAT_MS,
             source,
             s.rate_joins_per_source,
+            user_id=user_id,
         )
         return MatchResult.of(r)
 
-    def relay(self, connection_id: str) -> RelayResult:
+    def relay(self, connection_id: str, user_id: str = "") -> RelayResult:
         s = self.settings
         r = self._run(
             "relay",
@@ -317,10 +325,11 @@ class ChatStore:
             s.room_ttl_s,
             s.rate_messages,
             self._rate_window_ms,
+            user_id=user_id,
         )
         return RelayResult(room_id=r["room_id"], partner_connection=r.get("partner_connection"))
 
-    def leave(self, connection_id: str, mode: LeaveMode) -> LeaveResult:
+    def leave(self, connection_id: str, mode: LeaveMode, user_id: str = "") -> LeaveResult:
         grace_ms = self.settings.reconnect_grace_s * 1000
         r = self._run(
             "leave",
@@ -330,6 +339,7 @@ class ChatStore:
             grace_ms,
             self.settings.rate_leaves,
             self._rate_window_ms,
+            user_id=user_id,
         )
         return LeaveResult(
             user_id=r["user_id"],
@@ -340,7 +350,7 @@ class ChatStore:
             away=r.status == "away",
         )
 
-    def heartbeat(self, connection_id: str, room_id: str) -> HeartbeatResult:
+    def heartbeat(self, connection_id: str, room_id: str, user_id: str = "") -> HeartbeatResult:
         """Keeps the session alive; a waiter searches again when something changed, and is
         paired into ``room_id`` when that finds someone."""
         s = self.settings
@@ -355,6 +365,7 @@ class ChatStore:
             QUEUED_HEARTBEAT_MS,
             s.heartbeat_burst,
             s.heartbeat_refill_ms,
+            user_id=user_id,
         )
         if r.status == "matched":
             match = MatchResult.of(r)
@@ -365,16 +376,16 @@ class ChatStore:
             return HeartbeatResult(r["user_id"], "room", r["room_id"], r["partner_id"])
         return HeartbeatResult(r["user_id"], "idle", left_room_id=r["left_room_id"])
 
-    def typing(self, connection_id: str) -> TypingResult | None:
+    def typing(self, connection_id: str, user_id: str = "") -> TypingResult | None:
         """Where a typing indicator goes; None when it is dropped (over the limit, or the
         partner is gone or reconnecting). Writes nothing but the limiter's counter."""
-        r = self._run("typing", connection_id, TYPING_LIMIT, TYPING_WINDOW_MS)
+        r = self._run("typing", connection_id, TYPING_LIMIT, TYPING_WINDOW_MS, user_id=user_id)
         if r.status != "ok":
             return None
         return TypingResult(r["room_id"], r["partner_connection"])
 
-    def report(self, connection_id: str, reason: str) -> PartnerAction:
-        r = self._run("report", connection_id, reason, self.settings.reports_max)
+    def report(self, connection_id: str, reason: str, user_id: str = "") -> PartnerAction:
+        r = self._run("report", connection_id, reason, self.settings.reports_max, user_id=user_id)
         return PartnerAction(
             room_id=r["room_id"],
             user_id=r["user_id"],
@@ -382,7 +393,7 @@ class ChatStore:
             detail=r["entry_id"],
         )
 
-    def block(self, connection_id: str) -> PartnerAction:
+    def block(self, connection_id: str, user_id: str = "") -> PartnerAction:
         s = self.settings
         r = self._run(
             "block",
@@ -391,6 +402,7 @@ class ChatStore:
             s.rate_blocks,
             self._rate_window_ms,
             min(s.block_ttl_s, ANONYMOUS_BLOCK_TTL_S),
+            user_id=user_id,
         )
         return PartnerAction(
             room_id=r["room_id"],
