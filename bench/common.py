@@ -94,10 +94,19 @@ def private_redis(*extra: str) -> Iterator[str]:
 
 
 def bench_settings(url: str, **overrides: Any) -> Settings:
-    """Product defaults, except per-user rate limits high enough never to refuse a bench
-    user (the check still runs, so its cost is measured)."""
+    """Product defaults, except rate limits high enough never to refuse a bench user or its
+    address (every check still runs, so its cost is measured)."""
     names = {f.name for f in fields(Settings)}
-    limits = {k: 10**9 for k in ("rate_joins", "rate_messages") if k in names}
+    limited = (
+        "rate_joins",
+        "rate_messages",
+        "rate_leaves",
+        "rate_blocks",
+        "rate_connects_per_source",
+        "rate_joins_per_source",
+        "heartbeat_burst",
+    )
+    limits = {k: 10**9 for k in limited if k in names}
     base: dict[str, Any] = {
         "redis_url": url,
         "key_prefix": PREFIX,
