@@ -41,6 +41,9 @@ local function room_key(rid) return PREFIX .. 'room:' .. rid end
 local function recent_key(uid) return PREFIX .. 'recent:' .. uid end
 local function block_key(uid) return PREFIX .. 'block:' .. uid end
 local function rate_key(kind, uid) return PREFIX .. 'rate:' .. kind .. ':' .. uid end
+-- The shadow flag (report.lua sets it, match.lua reads it): the cooldown's end in ms, PX the
+-- cooldown. A flagged user is paired only with flagged users, and is not told.
+local function shadow_key(uid) return PREFIX .. 'shadow:' .. uid end
 -- A queue's name (what a session's `q` field holds) and its key: the waiters of one segment
 -- (gender, preference) who are open to anyone, scored by arrival (strict FIFO).
 local function queue_name(gender, pref) return 'wait:chat:' .. gender .. ':' .. pref end
@@ -53,6 +56,9 @@ local function relax_key() return PREFIX .. 'wait:relax' end
 local function pool_key() return PREFIX .. 'pool' end
 -- Live sessions, scored by when their registration lapses.
 local function online_key() return PREFIX .. 'online' end
-local function reports_key() return PREFIX .. 'reports' end
+-- The address keys of those who reported `uid` recently, scored by time (report.lua).
+local function reporters_key(uid) return PREFIX .. 'reporters:' .. uid end
+-- The flagged users, scored by their cooldown's end (ms): what the ops API lists.
+local function shadowed_key() return PREFIX .. 'shadowed' end
 local function stats_matches_key(minute) return PREFIX .. 'stats:matches:' .. minute end
 local function stats_waits_key(minute) return PREFIX .. 'stats:waits:' .. minute end

@@ -87,16 +87,36 @@ class Keys:
         """Set of users this user blocked; the pairing script honours it both ways."""
         return f"{self.prefix}block:{user_id}"
 
+    def shadow(self, user_id: str) -> str:
+        """String: the end (ms) of a user's shadow cooldown, expiring then (report.lua sets it
+        when several distinct reporters reported the user). A shadowed user is matched only
+        with others in the same state, and is not told."""
+        return f"{self.prefix}shadow:{user_id}"
+
     def rate(self, kind: str, user_id: str) -> str:
-        """Hash: the sliding-window counts of ``kind`` (``join``: joins+nexts, ``send``) events
-        of one user: ``i`` (the current fixed window's index), ``c`` (its count), ``p`` (the
-        previous window's count). One key per user and kind, not per window: one read and
-        one write per event (lua/includes/rate_limit.lua)."""
+        """Hash: the sliding-window counts of ``kind`` (``join``: joins+nexts, ``send``;
+        ``report`` per user and ``report-src`` per address, hourly) events of one subject:
+        ``i`` (the current fixed window's index), ``c`` (its count), ``p`` (the previous
+        window's count). One key per subject and kind, not per window: one read and one
+        write per event (lua/includes/rate_limit.lua)."""
         return f"{self.prefix}rate:{kind}:{user_id}"
 
     def reports(self) -> str:
-        """Stream of abuse reports (reporter, reported, roomId, reason, ts) for moderators."""
+        """Stream of accepted reports not (yet) in the durable report store (``id``,
+        ``reporter``, ``reported``, ``roomId``, ``reason``, ``ts``): those whose write failed,
+        until the sweeper moves them, or every report when no store is configured. Capped
+        near ``REPORTS_MAX``. Python alone writes and reads it."""
         return f"{self.prefix}reports"
+
+    def reporters(self, user_id: str) -> str:
+        """Sorted set: the address keys of who reported ``user_id`` (a reporter's ``u:<id>``
+        when its address is unknown), scored by time (ms), trimmed to the shadow window."""
+        return f"{self.prefix}reporters:{user_id}"
+
+    def shadowed(self) -> str:
+        """Sorted set of the shadowed users (:meth:`shadow`), scored by their cooldown's end
+        (ms): what ``GET /shadow`` lists. Trimmed when report.lua writes it."""
+        return f"{self.prefix}shadowed"
 
     def sweeper(self) -> str:
         """Hash: the scheduled sweeper's SCAN/ZSCAN cursors, so each run resumes the last."""
