@@ -7,24 +7,39 @@
   ARGV[1]  key prefix
   ARGV[2]  connection id
   ARGV[3]  block TTL in s (the blocker's set is refreshed on every block)
+  ARGV[4]  blocks allowed per rate window (optional; 0 or absent: no limit)
+  ARGV[5]  rate window in ms (optional, default 60000)
+  ARGV[6]  block TTL in s for an anonymous blocker (optional, default ARGV[3]): its id
+           never comes back once its connection ends, so its blocks need not outlive that;
+           leave.lua deletes them at its disconnect (the session's `bk` says there are some)
 
   Reply 'ok': room_id, user_id, blocked_id, partner_connection.
     partner_connection is set when the block ended a live room: tell that connection
     partner_left.
-  Errors (nothing written): session_expired, no_partner.
+  Errors (nothing written): session_expired, no_partner, rate_limited.
   Work: O(1).
 ]]
 -- @include common
 -- @include includes/resolve
 -- @include includes/partner_or_last
 -- @include includes/dissolve
-local uid, sk = resolve()
+-- @include includes/rate_limit
+local uid, sk, f = resolve('auth', 'bk')
 if not uid then return refuse('session_expired') end
 local partner, rid, live = partner_or_last(uid, sk)
 if not partner then return refuse('no_partner') end
+local window = tonumber(ARGV[5] or '60000') or 60000
+local allowed, counter = rate_allows('block', uid, tonumber(ARGV[4] or '0'), window)
+if not allowed then return refuse('rate_limited') end
+rate_record(counter, window)
 local bk = block_key(uid)
 redis.call('SADD', bk, partner)
-redis.call('EXPIRE', bk, tonumber(ARGV[3]))
+if f.auth == 'token' then
+  redis.call('EXPIRE', bk, tonumber(ARGV[3]))
+else
+  redis.call('EXPIRE', bk, tonumber(ARGV[6] or ARGV[3]))
+  if not f.bk then redis.call('HSET', sk, 'bk', '1') end
+end
 local pconn = ''
 if live then
   local _

@@ -41,15 +41,32 @@ local function room_key(rid) return PREFIX .. 'room:' .. rid end
 local function recent_key(uid) return PREFIX .. 'recent:' .. uid end
 local function block_key(uid) return PREFIX .. 'block:' .. uid end
 local function rate_key(kind, uid) return PREFIX .. 'rate:' .. kind .. ':' .. uid end
--- The shadow flag (report.lua sets it, match.lua reads it): the cooldown's end in ms, PX the
--- cooldown. A flagged user is paired only with flagged users, and is not told.
+-- Shadowed users (shadow_key, set by report.lua when several people reported them: the
+-- cooldown's end in ms, PX the cooldown) wait in queues and an interest index of their own,
+-- so that a search finds only waiters in the same state, and nobody is told. A script sets SHADOW for the user it searches for before it
+-- builds a queue or index name (match.lua from the shadow key, heartbeat.lua from the
+-- waiter's queue); a waiter's own entries follow its queue name (shadowed_queue).
+local SHADOW = false
 local function shadow_key(uid) return PREFIX .. 'shadow:' .. uid end
 -- A queue's name (what a session's `q` field holds) and its key: the waiters of one segment
 -- (gender, preference) who are open to anyone, scored by arrival (strict FIFO).
-local function queue_name(gender, pref) return 'wait:chat:' .. gender .. ':' .. pref end
+local function open_queue_name(gender, pref) return 'wait:chat:' .. gender .. ':' .. pref end
+local function shadow_queue_name(gender, pref) return 'wait:shadow:' .. gender .. ':' .. pref end
+local function queue_name(gender, pref)
+  if SHADOW then return shadow_queue_name(gender, pref) end
+  return open_queue_name(gender, pref)
+end
+local function shadowed_queue(qname) return string.sub(qname, 1, 12) == 'wait:shadow:' end
 local function queue_key(qname) return PREFIX .. qname end
--- The interest index of the waiters who accept gender `accepts` (lexicographic, score 0).
-local function index_key(accepts) return PREFIX .. 'wait:int:' .. accepts end
+-- The interest index of the waiters who accept gender `accepts` (lexicographic, score 0);
+-- `shadow` (default SHADOW): the shadowed waiters' index.
+local function open_index_key(accepts) return PREFIX .. 'wait:int:' .. accepts end
+local function shadow_index_key(accepts) return PREFIX .. 'wait:sint:' .. accepts end
+local function index_key(accepts, shadow)
+  if shadow == nil then shadow = SHADOW end
+  if shadow then return shadow_index_key(accepts) end
+  return open_index_key(accepts)
+end
 -- Waiters with interests and fallback, scored by their relaxation time, until promoted.
 local function relax_key() return PREFIX .. 'wait:relax' end
 -- Pool-wide counters: last queue score, segment versions, online count, wait statistics.

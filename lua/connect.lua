@@ -8,6 +8,9 @@
   ARGV[4]  session TTL in ms
   ARGV[5]  'token' (the id came from a verified token: the session may be resumed after a
            lost socket) or 'anon' (server-generated id); optional, default 'anon'
+  ARGV[6]  the client's address as an opaque key (optional; '' = unknown, no limit)
+  ARGV[7]  connects allowed per window from that address (0 or absent: no limit)
+  ARGV[8]  rate window in ms
 
   Reply 'ok': previous_connection, resumed_room_id, partner_connection.
     '' where none. A previous connection of the same user loses its conn key, so a zombie
@@ -15,7 +18,8 @@
     closed within the reconnect grace, see leave.lua) and its room still stands, the room is
     resumed: resumed_room_id is that room and partner_connection whom to tell partner_back.
   The session is registered in the online count.
-  Errors: none.
+  Errors (nothing written): rate_limited (too many connects from this address in the window:
+    every new socket is a new anonymous user, so only the address can hold a limit).
   Work: O(log n) (the online recount).
 ]]
 -- @include common
@@ -25,14 +29,22 @@
 -- @include includes/in_room
 -- @include includes/online_register
 -- @include includes/online_recount
+-- @include includes/rate_limit
 local uid = ARGV[3]
 local ttl = tonumber(ARGV[4])
 local kind = ARGV[5]
 if kind ~= 'token' then kind = 'anon' end
+local now = now_ms()
+local window = tonumber(ARGV[8] or '60000') or 60000
+local allowed, by_source = true, nil
+if ARGV[6] and ARGV[6] ~= '' then
+  allowed, by_source = rate_allows('conn-src', ARGV[6], tonumber(ARGV[7] or '0'), window, now)
+  if not allowed then return refuse('rate_limited') end
+end
+rate_record(by_source, window)
 local sk = sess_key(uid)
 local before = redis.call('HMGET', sk, 'conn', 'away')
 local previous = before[1] or ''
-local now = now_ms()
 redis.call('HSET', sk, 'conn', CONN_ID, 'since', now, 'auth', kind)
 redis.call('HDEL', sk, 'away')
 redis.call('SET', KEYS[1], uid, 'PX', ttl)

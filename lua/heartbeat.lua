@@ -11,6 +11,8 @@
   ARGV[6]  recent-partners TTL in s
   ARGV[7]  scan window (match.lua's)
   ARGV[8]  the longest heartbeat interval to tell a waiter (retry_ms)
+  ARGV[9]  heartbeats a user may send at once (the token bucket's size; 0: no limit)
+  ARGV[10] ms per heartbeat the bucket refills
 
   Reply 'room': user_id, room_id, partner_id.
     In a live room (after a reconnect this tells the client which room it resumed).
@@ -25,7 +27,11 @@
     retry_ms, stale_removed.
     The waiter's search paired it, as a join would (match.lua's fields; the caller is room
     member b). online .. retry_ms are the status it had before, for the pong.
-  Errors: session_expired (no live session for this connection: reconnect).
+  Errors (nothing written): session_expired (no live session for this connection:
+    reconnect), rate_limited (the bucket is empty: heartbeats come faster than one per
+    ARGV[10] ms, beyond a burst of ARGV[9]).
+  The bucket is the session's field `hb`, the theoretical arrival time of the next heartbeat
+  (GCRA): one HSET per heartbeat, in the session the script reads anyway.
 
   Cheap waiting: a waiter searches again only when its relaxation time has come, when the
   version of a segment it could be paired from changed since its last search (someone was
@@ -57,10 +63,16 @@
 -- @include includes/search
 -- @include includes/pair
 
-local uid, sk, f = resolve('room', 'q', 'w', 't', 'since')
+local uid, sk, f = resolve('room', 'q', 'w', 't', 'since', 'hb')
 if not uid then return refuse('session_expired') end
 local ttl = tonumber(ARGV[3])
 local now = now_ms()
+local burst, refill = tonumber(ARGV[9]) or 0, tonumber(ARGV[10]) or 0
+if burst > 0 then
+  local tat = math.max(tonumber(f.hb) or 0, now)
+  if tat - now > (burst - 1) * refill then return refuse('rate_limited') end
+  redis.call('HSET', sk, 'hb', string.format('%.0f', tat + refill))
+end
 -- The session and connection key are renewed once a quarter of the TTL has run (clients
 -- heartbeat at least every half TTL: they never lapse), and the online registration with them.
 if touch_lazily(sk, ttl, f.t or f.since, now) then online_register(uid, now, ttl) end
@@ -83,6 +95,7 @@ local me = f.q and wait_decode(f.w)
 if not me or f.room then return {'idle', 'user_id', uid, 'left_room_id', left} end
 
 me.q = f.q
+SHADOW = shadowed_queue(me.q)
 me.interests = interest_list(me.csv)
 me.open = #me.interests == 0 or me.pr == '1'
 local segments = compatible_segments(me.g, me.p)

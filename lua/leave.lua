@@ -9,6 +9,8 @@
            'gone' (a post met 410): both of the latter delete the session and the conn key.
   ARGV[4]  session TTL in ms (refreshed on 'leave')
   ARGV[5]  reconnect grace in ms (optional, default 0 = none)
+  ARGV[6]  'leave's allowed per rate window (optional; 0 or absent: no limit)
+  ARGV[7]  rate window in ms (optional, default 60000)
 
   Reply 'left': user_id, room_id, partner_id, partner_connection, was_queued.
     '' where there is none; was_queued is '1' or '0'. partner_connection is whom to tell
@@ -21,8 +23,9 @@
     or heartbeat, or the sweeper (reap.lua), ends the room with partner_left.
   A 'disconnect'/'gone' for a connection whose user has since reconnected elsewhere only
   removes the old conn key: the newer session is left alone. 'disconnect', 'gone' and 'away'
-  take the user out of the online count.
-  Errors: session_expired ('leave' only).
+  take the user out of the online count. They also delete an anonymous user's blocks (its
+  id never comes back; block.lua marks a session that has some with `bk`).
+  Errors (nothing written): session_expired, rate_limited ('leave' only).
   Work: O(1) (leaving the queue is at most 4 ZREMs).
 ]]
 -- @include common
@@ -33,17 +36,25 @@
 -- @include includes/dissolve
 -- @include includes/dequeue
 -- @include includes/online_unregister
+-- @include includes/rate_limit
 local mode = ARGV[3]
-local uid, sk = resolve()
+local uid, sk, f = resolve('auth', 'bk')
 if not uid then
   if mode == 'leave' then return refuse('session_expired') end
   redis.call('DEL', KEYS[1])
   return {'left', 'user_id', '', 'room_id', '', 'partner_id', '', 'partner_connection', '',
           'was_queued', '0'}
 end
+local counter, window = nil, tonumber(ARGV[7] or '60000') or 60000
+if mode == 'leave' then
+  local allowed
+  allowed, counter = rate_allows('leave', uid, tonumber(ARGV[6] or '0'), window)
+  if not allowed then return refuse('rate_limited') end
+end
+rate_record(counter, window)
 local rid, rk = current_room(sk)
 local grace = tonumber(ARGV[5] or '0') or 0
-if rid and mode == 'disconnect' and grace > 0 and redis.call('HGET', sk, 'auth') == 'token' then
+if rid and mode == 'disconnect' and grace > 0 and f.auth == 'token' then
   local mate = mate_in(rk, uid)
   local mconn = mate and redis.call('HGET', sess_key(mate), 'conn')
   if mconn then
@@ -66,6 +77,7 @@ if mode == 'leave' then
 else
   online_unregister(uid, now_ms())
   redis.call('DEL', sk, KEYS[1])
+  if f.bk and f.auth ~= 'token' then redis.call('DEL', block_key(uid)) end
 end
 return {'left', 'user_id', uid, 'room_id', rid or '', 'partner_id', partner,
         'partner_connection', pconn, 'was_queued', tostring(was_queued)}

@@ -27,6 +27,9 @@
   ARGV[14] fallback '1'|'0', or '*' = the last one (default '1')
   ARGV[15] relaxation delay in ms (MATCH_RELAX_SECONDS)
   ARGV[16] the longest heartbeat interval to tell a waiter (retry_ms)
+  ARGV[17] the client's address as an opaque key ('' unknown: no limit per address)
+  ARGV[18] joins+nexts allowed per rate window from that address, every user behind it
+           together (0: no limit)
 
   Reply 'matched': room_id, user_id, partner_id, partner_connection, waited_ms, gender,
     preference, interests, fallback, common_interests, relaxed, left_room_id,
@@ -41,11 +44,13 @@
   left_room_id/left_partner_connection: the room 'next' left and whom to tell partner_left.
   Errors (nothing written): session_expired, invalid_field, already_in_room,
     not_joined ('next' with no earlier join and no gender/preference given),
-    rate_limited (too many joins and nexts in the rate window).
+    rate_limited (too many joins and nexts in the rate window, by this user or from its
+    address).
 
   The rule (docs/protocol.md) is search()'s; enqueue() keeps arrival order strict. A waiter
   is open to anyone when it has no interests, or from its relaxation time (join + ARGV[15])
-  when its fallback is on.
+  when its fallback is on. A shadowed user (shadow_key) waits and searches in the shadow
+  queues and index (common.lua's SHADOW): it meets only shadowed users; nothing tells it.
 
   Work: promote_due reads at most ARGV[10] relaxation entries; then at most 5 interests x 2
   index ranges and 4 queue ranges, each of at most ARGV[10] entries, each entry a few O(1) or
@@ -100,14 +105,19 @@ if rid_now and mode == 'join' then return refuse('already_in_room') end
 
 local now = now_ms()
 local rate_window = tonumber(ARGV[12])
-local allowed, counter = true, nil
+local allowed, counter, by_source = true, nil, nil
 if mode ~= 'queue' then
   allowed, counter = rate_allows('join', uid, tonumber(ARGV[11]), rate_window, now)
   if not allowed then return refuse('rate_limited') end
+  if ARGV[17] ~= '' then
+    allowed, by_source = rate_allows('join-src', ARGV[17], tonumber(ARGV[18]), rate_window, now)
+    if not allowed then return refuse('rate_limited') end
+  end
 end
 
 -- From here on the script writes.
 rate_record(counter, rate_window)
+rate_record(by_source, rate_window)
 touch_lazily(sk, tonumber(ARGV[7]), f.t or f.since, now)
 local left_room, left_conn = '', ''
 if rid_now then
@@ -116,6 +126,7 @@ if rid_now then
   _, left_conn = dissolve(rid_now, uid)
 end
 
+SHADOW = redis.call('EXISTS', shadow_key(uid)) == 1
 local my_q = queue_name(gender, pref)
 local retry_cap = tonumber(ARGV[16])
 local pool

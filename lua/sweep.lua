@@ -13,8 +13,9 @@
   KEYS[1]  <prefix><name>, the structure (declared, so a cluster client routes the call)
   ARGV[1]  key prefix
   ARGV[2]  '' (no calling connection)
-  ARGV[3]  name without prefix: wait:chat:<gender>:<preference> (a queue: user ids; KEYS[1]
-           must be that queue), or wait:int:<gender> (an interest index: index entries),
+  ARGV[3]  name without prefix: wait:chat:<gender>:<preference> or wait:shadow:<gender>:
+           <preference> (a queue: user ids; KEYS[1] must be that queue), or wait:int:<gender>
+           or wait:sint:<gender> (an interest index: index entries),
            wait:relax (user ids) or online (user ids), which KEYS[1] alone identifies
   ARGV[4..] candidate members (a bounded page)
 
@@ -28,11 +29,12 @@
 -- @include includes/online_recount
 local name = ARGV[3]
 local kind
+SHADOW = shadowed_queue(name)
 for _, g in ipairs(GENDERS) do
   for _, p in ipairs(PREFERENCES) do
     if name == queue_name(g, p) and KEYS[1] == queue_key(name) then kind = 'queue' end
   end
-  if KEYS[1] == index_key(g) then kind = 'index' end
+  if KEYS[1] == index_key(g, false) or KEYS[1] == index_key(g, true) then kind = 'index' end
 end
 if KEYS[1] == relax_key() then kind = 'relax' end
 if KEYS[1] == online_key() then kind = 'online' end

@@ -15,7 +15,7 @@ local function unlist(uid, w)
       for _, i in ipairs(interest_list(w.csv)) do
         members[#members + 1] = index_member(i, w.g, ticks, uid)
       end
-      redis.call('ZREM', index_key(accepts), unpack(members))
+      redis.call('ZREM', index_key(accepts, shadowed_queue(w.q)), unpack(members))
     end
   end
   if w.pr ~= '1' and w.fb == '1' then redis.call('ZREM', relax_key(), uid) end

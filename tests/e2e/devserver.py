@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -108,6 +109,14 @@ def stop(server: DevServer, timeout_s: float = 20.0) -> int:
     return server.proc.returncode
 
 
+_addresses = itertools.count()
+
+
+def next_loopback_address() -> tuple[str, int]:
+    n = next(_addresses) % (250 * 250)
+    return (f"127.2.{n // 250}.{n % 250 + 1}", 0)
+
+
 class Client:
     """A real WebSocket client that reads JSON frames with a timeout."""
 
@@ -117,6 +126,10 @@ class Client:
 
     @classmethod
     async def open(cls, url: str, **kwargs: Any) -> Client:
+        """Each client connects from its own loopback address (Linux routes 127.0.0.0/8 to
+        lo), as different people do: the server's limits per client address would count a
+        whole test's clients as one otherwise. ``local_addr`` picks one."""
+        kwargs.setdefault("local_addr", next_loopback_address())
         ws = await connect(url, compression=None, ping_interval=None, open_timeout=20, **kwargs)
         return cls(ws)
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import jwt
 import pytest
 import redis
+from websockets.exceptions import InvalidStatus
 
 from pairchat.domain.keys import Keys
 from tests.e2e.conftest import Gateway
-from tests.e2e.devserver import Client, DevServer, dev_server
+from tests.e2e.devserver import Client, DevServer, close_all, dev_server
 from tests.support import redis_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-trust")]
@@ -31,8 +33,9 @@ class Stack:
         self.server = server
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
 
-    async def open(self, sub: str | None = None) -> Client:
-        return await Client.open(self.server.ws_url + (f"?token={token(sub)}" if sub else ""))
+    async def open(self, sub: str | None = None, **kwargs: Any) -> Client:
+        url = self.server.ws_url + (f"?token={token(sub)}" if sub else "")
+        return await Client.open(url, **kwargs)
 
     def user_of(self, client_room: str, member: str) -> str:
         uid = self.redis.hget(KEYS.room(client_room), member)
@@ -50,6 +53,8 @@ def stack() -> Iterator[Stack]:
             "--env", f"AUTH_SECRET={SECRET}",
             "--env", "TEXT_FILTER=block",
             "--env", "TEXT_FILTER_WORDS=zorblax,strip club",
+            "--env", "RATE_CONNECTS_PER_SOURCE=16",
+            "--env", "RATE_JOINS_PER_SOURCE=12",
             env={"REDIS_URL": url},
         ) as server:  # fmt: skip
             s = Stack(server, url)
@@ -159,3 +164,65 @@ def test_text_filter_block_refuses_with_an_error_and_delivers_nothing(fresh: Sta
         await asyncio.gather(a.close(), b.close())
 
     asyncio.run(scenario())
+
+
+def test_finding_3_a_reconnecting_process_is_limited_by_its_address(fresh: Stack) -> None:
+    """The audit's attack: one process opens socket after socket (each a new anonymous user,
+    so per-user limits never bind) and joins on each. Before: 62 accepted joins per second
+    against a limit of 20 per minute. Now joins and connects count per address too; the
+    module's stack allows 12 joins and 16 connects per address and window."""
+
+    async def scenario() -> tuple[int, int, int]:
+        accepted = limited = refused = 0
+        clients: list[Client] = []
+        for _ in range(24):
+            try:
+                c = await fresh.open(local_addr=("127.0.0.1", 0))  # one address
+            except InvalidStatus as status:
+                assert status.response.status_code == 429
+                refused += 1
+                continue
+            clients.append(c)
+            await c.join("male", "male")
+            frame = await c.recv()
+            while frame["type"] not in ("queued", "matched", "error"):
+                frame = await c.recv()
+            if frame["type"] == "error":
+                assert frame["code"] == "rate_limited", frame
+                limited += 1
+            else:
+                accepted += 1
+        await close_all(clients)
+        return accepted, limited, refused
+
+    accepted, limited, refused = asyncio.run(scenario())
+    assert accepted == 12 and limited == 4 and refused == 8, (accepted, limited, refused)
+
+
+def test_finding_4_a_heartbeat_flood_is_answered_only_up_to_its_bucket(fresh: Stack) -> None:
+    """The audit's attack: 500 heartbeats in 3 s, all answered, each ~24 Redis commands.
+    Now a token bucket per user answers a burst of 10 (one more every 2 s) and refuses the
+    rest with rate_limited before touching anything; leaves are limited per window too."""
+
+    async def scenario() -> tuple[int, int, int, int]:
+        c = await fresh.open()
+        # One at a time: the emulator's own throttle (API Gateway's) would answer a burst of
+        # more than 10 frames in flight before pairchat sees them.
+        for _ in range(40):
+            await c.send({"action": "heartbeat"})
+            await c.recv()
+        pongs = sum(f["type"] == "pong" for f in c.frames)
+        limited = sum(f.get("code") == "rate_limited" for f in c.frames)
+        c.frames.clear()
+        for _ in range(40):
+            await c.send({"action": "leave"})
+            await c.recv()
+        left = sum(f["type"] == "left" for f in c.frames)
+        leave_limited = sum(f.get("code") == "rate_limited" for f in c.frames)
+        await c.close()
+        return pongs, limited, left, leave_limited
+
+    pongs, limited, left, leave_limited = asyncio.run(scenario())
+    # 10 at once, and at most a couple more refilled while the 40 were answered.
+    assert 10 <= pongs <= 12 and pongs + limited == 40, (pongs, limited)
+    assert left == 30 and leave_limited == 10, (left, leave_limited)

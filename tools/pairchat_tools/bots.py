@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import json
 import math
 import random
@@ -40,6 +41,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pairchat.domain.keys import GENDERS, PREFERENCES, compatible
 from pairchat_tools import bot_interests
@@ -259,6 +261,20 @@ class _Reconnect(Exception):
     """The bot's session is unusable: open a new connection."""
 
 
+def source_address(url: str, index: int) -> tuple[str, int] | None:
+    """Against a loopback server, each bot connects from its own loopback address (Linux
+    routes all of 127.0.0.0/8 to lo): bots stand for different people, and the server's
+    limits per client address (RATE_CONNECTS_PER_SOURCE, RATE_JOINS_PER_SOURCE) would
+    otherwise count them all as one. Elsewhere the system picks the address."""
+    try:
+        address = ipaddress.ip_address(urlsplit(url).hostname or "")
+    except ValueError:
+        return None  # a host name: let the system choose
+    if address.version != 4 or not address.is_loopback or sys.platform != "linux":
+        return None
+    return (f"127.1.{index // 250 % 250}.{index % 250 + 1}", 0)
+
+
 class Bot:
     def __init__(self, index: int, args: argparse.Namespace, stats: Stats, stop: asyncio.Event):
         self.i = index
@@ -273,6 +289,7 @@ class Bot:
         self.pool = pools[(index // 2) % len(pools)] if pools else ""
         sep = "&" if "?" in args.url else "?"
         self.url = f"{args.url}{sep}pool={self.pool}" if self.pool else args.url
+        self.local_addr = source_address(args.url, index)
         #: The last rooms left: a message for one of them may still be in flight.
         self.past: list[str] = []
         self.ws: Any = None
@@ -327,6 +344,7 @@ class Bot:
                     open_timeout=30,
                     close_timeout=2,
                     max_size=256 * 1024,
+                    local_addr=self.local_addr,
                 ) as ws:
                     self.ws = ws
                     self.stats.connects += 1

@@ -208,6 +208,18 @@ class Settings:
     rate_window_s: int = 60
     rate_joins: int = 20
     rate_messages: int = 60
+    #: ``leave`` and ``block`` per user and window.
+    rate_leaves: int = 30
+    rate_blocks: int = 10
+    #: Per client address (``ConnectionContext.source``) and window: every new socket is a new
+    #: anonymous user, so per-user limits alone let one reconnecting process do anything.
+    #: Loose enough for a household or a campus NAT of dozens of people (docs/security.md).
+    rate_connects_per_source: int = 120
+    rate_joins_per_source: int = 300
+    #: Heartbeats: a token bucket per user of this many tokens, one more every
+    #: ``heartbeat_refill_ms`` (a page heartbeats every few seconds at most).
+    heartbeat_burst: int = 10
+    heartbeat_refill_ms: int = 2000
     #: How long a token user who lost its socket keeps its room (0: no grace).
     reconnect_grace_s: int = 20
     #: How long a block holds (the blocker's set of blocked users).
@@ -301,8 +313,21 @@ class Settings:
             )
         if self.text_filter not in TEXT_FILTER_MODES:
             raise SettingsError(f"TEXT_FILTER must be one of {', '.join(TEXT_FILTER_MODES)}")
-        if self.rate_joins < 0 or self.rate_messages < 0 or self.reconnect_grace_s < 0:
-            raise SettingsError("rate limits and the reconnect grace must not be negative")
+        limits = (
+            self.rate_joins,
+            self.rate_messages,
+            self.rate_leaves,
+            self.rate_blocks,
+            self.rate_connects_per_source,
+            self.rate_joins_per_source,
+            self.heartbeat_burst,
+            self.reconnect_grace_s,
+        )
+        if min(limits) < 0 or self.heartbeat_refill_ms < 1:
+            raise SettingsError(
+                "rate limits and the reconnect grace must not be negative; "
+                "HEARTBEAT_REFILL_MS must be positive"
+            )
         self._check_reports()
         self._check_rtc()
 
@@ -418,6 +443,16 @@ class Settings:
             rate_window_s=_int(env, "RATE_WINDOW_SECONDS", defaults.rate_window_s),
             rate_joins=_int(env, "RATE_JOINS_PER_WINDOW", defaults.rate_joins, 0),
             rate_messages=_int(env, "RATE_MESSAGES_PER_WINDOW", defaults.rate_messages, 0),
+            rate_leaves=_int(env, "RATE_LEAVES_PER_WINDOW", defaults.rate_leaves, 0),
+            rate_blocks=_int(env, "RATE_BLOCKS_PER_WINDOW", defaults.rate_blocks, 0),
+            rate_connects_per_source=_int(
+                env, "RATE_CONNECTS_PER_SOURCE", defaults.rate_connects_per_source, 0
+            ),
+            rate_joins_per_source=_int(
+                env, "RATE_JOINS_PER_SOURCE", defaults.rate_joins_per_source, 0
+            ),
+            heartbeat_burst=_int(env, "HEARTBEAT_BURST", defaults.heartbeat_burst, 0),
+            heartbeat_refill_ms=_int(env, "HEARTBEAT_REFILL_MS", defaults.heartbeat_refill_ms),
             reconnect_grace_s=_int(env, "RECONNECT_GRACE_SECONDS", defaults.reconnect_grace_s, 0),
             block_ttl_s=_int(env, "BLOCK_TTL_SECONDS", defaults.block_ttl_s),
             max_report_chars=_int(env, "MAX_REPORT_CHARS", defaults.max_report_chars),

@@ -136,3 +136,28 @@ def test_block_after_leaving_blocks_the_last_partner(
     assert notifier.last("a")["type"] == "blocked"
     assert notifier.types("b")[-1] == "partner_left"  # from the leave, not a second one
     assert notifier.types("b").count("partner_left") == 1
+
+
+# -- how long a block lives (issue 13, finding 6) ----------------------------------------------
+
+
+def test_an_anonymous_blockers_blocks_live_at_most_its_connection_and_go_at_disconnect(
+    service: ChatService,
+) -> None:
+    """Before: every anonymous block made a 30-day key, ~1.3 GB/day from one process. An
+    anonymous id never comes back after its connection (API Gateway ends one after 2 h)."""
+    ua, _ = pair(service, "a", "b")
+    service.block("a")
+    r, key = service.store.client, service.store.keys.blocks(ua)
+    assert 0 < r.ttl(key) <= 2 * 3600
+    service.disconnect("a")
+    assert not r.exists(key)
+
+
+def test_a_token_users_blocks_keep_their_30_days_across_reconnects(service: ChatService) -> None:
+    ua, _ = pair(service, "a", "b", token=True)
+    service.block("a")
+    r, key = service.store.client, service.store.keys.blocks(ua)
+    assert r.ttl(key) > 29 * 24 * 3600
+    service.disconnect("a")
+    assert r.ttl(key) > 29 * 24 * 3600

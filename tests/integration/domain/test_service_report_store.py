@@ -4,6 +4,7 @@ Redis and the sweeper writes it later. The reason is stored, never logged."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 import redis
@@ -39,9 +40,9 @@ def svc(
     telemetry: RecordingTelemetry,
     sink: RecordingReports,
 ) -> ChatService:
-    return ChatService(
-        ChatStore(redis_client, settings), notifier, settings, telemetry, reports=sink
-    )
+    # Not shadowing: the tests have one user reported by many, who must keep meeting them.
+    s = replace(settings, shadow_reporters=0)
+    return ChatService(ChatStore(redis_client, s), notifier, s, telemetry, reports=sink)
 
 
 def test_a_report_the_store_refuses_is_parked_then_stored_by_the_sweeper(

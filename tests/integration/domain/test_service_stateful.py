@@ -129,6 +129,9 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
                 match_scan_window=USERS,
                 rate_joins=0,
                 rate_messages=0,
+                rate_leaves=0,
+                rate_blocks=0,
+                heartbeat_burst=0,
                 match_relax_s=3600,
             )
             self.notifier = StepNotifier()

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from pairchat.adapters.auth import Authenticator
+from pairchat.adapters.connection import source_of
 from pairchat.domain.identity import token_user_id
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
@@ -275,7 +276,12 @@ def test_the_authorizer_entry_point_then_connect_as_lambda_runs_them(
         assert statement["Effect"] == "Allow"
         assert statement["Resource"].endswith("/prod/$connect")
         erin = token_user_id("", "erin")
-        assert answer["context"] == {"userId": erin, "pool": "es", "authenticated": "true"}
+        assert answer["context"] == {
+            "userId": erin,
+            "pool": "es",
+            "authenticated": "true",
+            "source": source_of(request),
+        }
         assert all(isinstance(v, str) for v in answer["context"].values())
         request["requestContext"]["authorizer"] = {"principalId": erin, **answer["context"]}
         assert ws.on_connect(request, Context()) == OK

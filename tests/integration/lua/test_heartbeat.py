@@ -41,13 +41,14 @@ def heartbeat_cost(store: ChatStore, cid: str) -> tuple[int, bool]:
     return commands(r) - before, result.match is not None
 
 
-def test_an_idle_waiting_heartbeat_costs_five_commands(store: ChatStore) -> None:
+def test_an_idle_waiting_heartbeat_costs_six_commands(store: ChatStore) -> None:
     for cid, interests in (("a", ()), ("b", ("music", "chess"))):
         store.open_session(cid, "u-" + cid)
         store.match(cid, "join", "male", "male", "r", interests, True)
         costs = [heartbeat_cost(store, cid)[0] for _ in range(5)]
-        # EVALSHA, GET conn, HMGET session, TIME, HMGET pool (the session renewed lazily)
-        assert costs == [5] * 5, (cid, costs)
+        # EVALSHA, GET conn, HMGET session, TIME, HSET of the heartbeat bucket, HMGET pool
+        # (the session renewed lazily)
+        assert costs == [6] * 5, (cid, costs)
 
 
 def test_a_compatible_arrival_makes_the_waiter_search_once(store: ChatStore) -> None:
@@ -70,7 +71,7 @@ def test_the_relaxation_time_makes_the_waiter_search_and_pair(store: ChatStore) 
     store.open_session("w", "u-w")
     queued = store.match("w", "join", "female", "any", "r2", ("music",), True)
     assert not queued.matched
-    assert heartbeat_cost(store, "w") == (5, False)  # relaxation not due yet
+    assert heartbeat_cost(store, "w") == (6, False)  # relaxation not due yet
     relax_now(store.client, store.keys, "u-w")
     result = store.heartbeat("w", "room-relaxed")
     assert result.match is not None and result.match.partner_id == "u-x"
@@ -104,7 +105,7 @@ def test_the_lease_renews_the_connection_and_the_online_registration(
     # renewed once a quarter of the TTL had run: 4 more (HSET t, 2 PEXPIRE, ZADD online);
     # on a loaded machine a sleep can outlast a registration, and the online count is then
     # recounted once (3 more commands, heartbeat.lua's recount path)
-    assert min(costs) == 5 and 9 in costs and set(costs) <= {5, 9, 12}, costs
+    assert min(costs) == 6 and 10 in costs and set(costs) <= {6, 10, 13}, costs
     assert redis_client.zscore(store.keys.online(), "u-w") > first
     time.sleep(0.45)  # heartbeats within half the TTL: the session never lapses
     assert store.heartbeat("w", "r2").state == "queued"

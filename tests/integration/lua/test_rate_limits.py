@@ -1,4 +1,5 @@
-"""Per-user rate limits, held in Redis and checked inside match.lua and relay.lua."""
+"""Rate limits held in Redis and checked inside the scripts: per user (joins, messages,
+leaves, blocks, the heartbeat bucket) and per client address (connects, joins)."""
 
 from __future__ import annotations
 
@@ -115,3 +116,85 @@ def test_limits_reset_after_the_window_and_zero_disables(
     for i in range(100):
         unlimited.send("a", f"x{i}")
     assert notifier.last("b")["text"] == "x99"
+
+
+# -- limits per client address (issue 13, finding 3) -------------------------------------------
+
+
+def test_connects_are_limited_per_address_and_a_refusal_writes_nothing(
+    make_service: MakeService,
+) -> None:
+    svc = make_service(rate_connects_per_source=3)
+    for i in range(3):
+        svc.connect(f"c{i}", f"u{i}", source="src-1")
+    before = snapshot(svc)
+    with pytest.raises(RateLimited):
+        svc.connect("c3", "u3", source="src-1")  # a fourth anonymous user, same address
+    assert snapshot(svc) == before
+    svc.connect("c4", "u4", source="src-2")  # another address is not affected
+    svc.connect("c5", "u5")  # an unknown address ('') is not limited
+
+
+def test_connect_over_the_limit_refuses_the_upgrade_with_429(make_service: MakeService) -> None:
+    svc = make_service(rate_connects_per_source=1)
+    first, second = load_event("$connect", "c1"), load_event("$connect", "c2")
+    for event in (first, second):
+        event["requestContext"]["authorizer"]["source"] = "src-1"
+    assert ws.handle_connect(first, svc) == {"statusCode": 200}
+    assert ws.handle_connect(second, svc) == {"statusCode": 429}
+    assert svc.store.client.get(svc.store.keys.connection("c2")) is None
+
+
+def test_joins_are_limited_per_address_across_its_users(make_service: MakeService) -> None:
+    svc = make_service(rate_joins_per_source=3)
+    for i in range(5):
+        svc.connect(f"c{i}", f"u{i}", source="src-1")
+    for i in range(3):
+        svc.join(f"c{i}", "male", "male", source="src-1")
+    before = snapshot(svc)
+    with pytest.raises(RateLimited):
+        svc.join("c3", "male", "male", source="src-1")  # its own first join
+    assert snapshot(svc) == before
+    svc.join("c4", "male", "male", source="src-2")
+
+
+# -- every action has a limit (issue 13, finding 4) --------------------------------------------
+
+
+def test_heartbeats_have_a_token_bucket_and_a_refusal_writes_nothing(
+    make_service: MakeService,
+) -> None:
+    svc = make_service(heartbeat_burst=3, heartbeat_refill_ms=60_000)
+    svc.connect("a", "u-a")
+    for _ in range(3):
+        svc.heartbeat("a")
+    before = svc.store.client.hgetall(svc.store.keys.session("u-a"))
+    with pytest.raises(RateLimited):
+        svc.heartbeat("a")
+    assert svc.store.client.hgetall(svc.store.keys.session("u-a")) == before
+    svc.connect("b", "u-b")
+    svc.heartbeat("b")  # per user
+
+
+def test_the_heartbeat_bucket_refills(make_service: MakeService) -> None:
+    svc = make_service(heartbeat_burst=1, heartbeat_refill_ms=200)
+    svc.connect("a", "u-a")
+    svc.heartbeat("a")
+    with pytest.raises(RateLimited):
+        svc.heartbeat("a")
+    time.sleep(0.25)
+    svc.heartbeat("a")
+
+
+def test_leaves_and_blocks_are_limited(make_service: MakeService) -> None:
+    svc = make_service(rate_leaves=2, rate_blocks=1)
+    pair(svc, "a", "b")
+    svc.leave("a")
+    svc.leave("a")
+    with pytest.raises(RateLimited):
+        svc.leave("a")
+    svc.block("a")  # the last partner
+    before = snapshot(svc)
+    with pytest.raises(RateLimited):
+        svc.block("a")
+    assert snapshot(svc) == before

@@ -15,7 +15,9 @@ from pairchat.domain.keys import GENDERS, PREFERENCES, Keys, compatible
 from pairchat.domain.scripts import SCRIPT_NAMES, lua_dir, source
 
 COMMON = (lua_dir() / "common.lua").read_text()
-BUILDER = re.compile(r"^local function (\w+_key|queue_name)\(([\w, ]*)\) return (.+) end$", re.M)
+BUILDER = re.compile(
+    r"^local function (\w+_key|\w+_queue_name)\(([\w, ]*)\) return (.+) end$", re.M
+)
 
 K = Keys("P")
 #: Every Lua builder, the arguments to try, and what keys.py builds for them.
@@ -26,13 +28,15 @@ PINS: dict[str, tuple[tuple[object, ...], str]] = {
     "recent_key": (("u",), K.recent("u")),
     "block_key": (("u",), K.blocks("u")),
     "rate_key": (("send", "u"), K.rate("send", "u")),
-    "queue_name": (("male", "any"), K.queue_name("male", "any")),
+    "open_queue_name": (("male", "any"), K.queue_name("male", "any")),
+    "shadow_queue_name": (("male", "any"), K.queue_name("male", "any", shadow=True)),
     "queue_key": (("wait:chat:male:any",), K.queue("male", "any")),
-    "index_key": (("female",), K.index("female")),
+    "open_index_key": (("female",), K.index("female")),
+    "shadow_index_key": (("female",), K.index("female", shadow=True)),
+    "shadow_key": (("u",), K.shadow("u")),
     "relax_key": ((), K.relax()),
     "pool_key": ((), K.pool()),
     "online_key": ((), K.online()),
-    "shadow_key": (("u",), K.shadow("u")),
     "reporters_key": (("u",), K.reporters("u")),
     "shadowed_key": ((), K.shadowed()),
     "stats_matches_key": ((29000000,), K.stats_matches(29000000)),
@@ -108,10 +112,10 @@ def test_every_builder_is_pinned_and_every_key_has_a_builder() -> None:
         "queue_name",
         "queue",
         "index",
+        "shadow",
         "relax",
         "pool",
         "online",
-        "shadow",
         "reporters",
         "shadowed",
         "stats_matches",

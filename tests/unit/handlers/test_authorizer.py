@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from pairchat.adapters.auth import Authenticator
-from pairchat.adapters.connection import ConnectionContext, requested_pool
+from pairchat.adapters.connection import ConnectionContext, requested_pool, source_of
 from pairchat.domain.identity import token_user_id
 from pairchat.handlers.authorizer import Unauthorized, handle_authorize
 from pairchat.settings import Settings
@@ -52,7 +52,12 @@ def test_allow_covers_only_this_connect_and_carries_the_context() -> None:
         "Resource": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/$connect",
     }
     alice = token_user_id("", "alice")  # the namespaced id, never the raw subject
-    assert out["context"] == {"userId": alice, "pool": "es", "authenticated": "true"}
+    assert out["context"] == {
+        "userId": alice,
+        "pool": "es",
+        "authenticated": "true",
+        "source": source_of(request({}, None)),  # the address, as an opaque key
+    }
     assert out["principalId"] == alice
 
 

@@ -12,6 +12,8 @@ to an IAM policy. Nothing here logs a token or a query string.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,9 @@ class ConnectionContext:
     pool: str
     #: The user id is a verified token's subject (stable across connections and pools).
     authenticated: bool
+    #: The client's address as an opaque key (:func:`source_key`); '' when unknown. Limits
+    #: "per person" count by it too, since a new socket is a new anonymous user.
+    source: str = ""
 
     def as_context(self) -> dict[str, str]:
         """The authorizer's ``context``: string values, as API Gateway passes them on."""
@@ -42,6 +47,7 @@ class ConnectionContext:
             "userId": self.user_id,
             "pool": self.pool,
             "authenticated": "true" if self.authenticated else "false",
+            "source": self.source,
         }
 
     @classmethod
@@ -53,7 +59,38 @@ class ConnectionContext:
         user_id, pool, authenticated = ctx.get("userId"), ctx.get("pool"), ctx.get("authenticated")
         if not isinstance(user_id, str) or not user_id or not isinstance(pool, str):
             return None
-        return cls(user_id, pool, authenticated is True or str(authenticated).lower() == "true")
+        source = ctx.get("source")
+        return cls(
+            user_id,
+            pool,
+            authenticated is True or str(authenticated).lower() == "true",
+            source if isinstance(source, str) else "",
+        )
+
+
+def source_key(address: object) -> str:
+    """An opaque, stable key for a client address, so Redis and logs never hold the address.
+    IPv6 counts by its /64: one home or phone gets a whole /64 and may rotate through it, so
+    a per-address limit on full IPv6 addresses would not hold. '' for no or a bad address."""
+    if not isinstance(address, str):
+        return ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        packed = ipaddress.ip_network(f"{ip}/64", strict=False).network_address.packed
+    else:
+        packed = ip.packed
+    return hashlib.blake2b(packed, digest_size=9, person=b"pairchat-src").hexdigest()
+
+
+def source_of(event: Mapping[str, Any]) -> str:
+    """The key of the address API Gateway saw (``requestContext.identity.sourceIp``)."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    return source_key(identity.get("sourceIp") if isinstance(identity, Mapping) else None)
 
 
 def requested_pool(query: Mapping[str, Any] | None, settings: Settings) -> str:
@@ -74,5 +111,8 @@ def decide(
     token = query.get("token")
     identity = authenticator.identify(token if isinstance(token, str) else None)
     return ConnectionContext(
-        identity.user_id, requested_pool(query, settings), identity.authenticated
+        identity.user_id,
+        requested_pool(query, settings),
+        identity.authenticated,
+        source_of(event),
     )

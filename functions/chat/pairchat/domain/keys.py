@@ -35,9 +35,10 @@ class Keys:
         """String: connection id -> user id. Lets one script resolve who is calling."""
         return f"{self.prefix}conn:{connection_id}"
 
-    def queue_name(self, gender: str, preference: str) -> str:
-        """The queue's name without prefix, as stored in a session's ``q`` field."""
-        return f"wait:chat:{gender}:{preference}"
+    def queue_name(self, gender: str, preference: str, shadow: bool = False) -> str:
+        """The queue's name without prefix, as stored in a session's ``q`` field; ``shadow``:
+        the queue of the shadowed users of that segment (:meth:`shadow`)."""
+        return f"wait:{'shadow' if shadow else 'chat'}:{gender}:{preference}"
 
     def queue(self, gender: str, preference: str) -> str:
         """Sorted set of the segment's waiters open to anyone: member user id, score the
@@ -51,10 +52,16 @@ class Keys:
     def all_queues(self) -> list[tuple[str, str, str]]:
         return [(g, p, self.queue(g, p)) for g in GENDERS for p in PREFERENCES]
 
-    def index(self, accepts: str) -> str:
+    def index(self, accepts: str, shadow: bool = False) -> str:
         """Sorted set (all scores 0, read by lex range) of the interests of the waiters who
-        accept gender ``accepts``: ``<interest>:<gender>:<arrival ticks>:<user id>``."""
-        return f"{self.prefix}wait:int:{accepts}"
+        accept gender ``accepts``: ``<interest>:<gender>:<arrival ticks>:<user id>``;
+        ``shadow``: the shadowed waiters' index."""
+        return f"{self.prefix}wait:{'sint' if shadow else 'int'}:{accepts}"
+
+    def shadow(self, user_id: str) -> str:
+        """String: the end (ms) of a user's shadow cooldown, expiring then. A shadowed user
+        waits in the shadow queues and index, so it meets only shadowed users."""
+        return f"{self.prefix}shadow:{user_id}"
 
     def relax(self) -> str:
         """Sorted set of waiters whose relaxation is pending: user id, score its time (ms)."""
@@ -71,8 +78,14 @@ class Keys:
 
     def swept(self) -> list[tuple[str, str]]:
         """(name, key) of every sorted set whose stale members the sweeper removes."""
-        keys = [self.queue(g, p) for g in GENDERS for p in PREFERENCES]
-        keys += [self.index(g) for g in GENDERS] + [self.relax(), self.online()]
+        keys = [
+            self.queue_by_name(self.queue_name(g, p, shadow))
+            for shadow in (False, True)
+            for g in GENDERS
+            for p in PREFERENCES
+        ]
+        keys += [self.index(g, shadow) for shadow in (False, True) for g in GENDERS]
+        keys += [self.relax(), self.online()]
         return [(key[len(self.prefix) :], key) for key in keys]
 
     def room(self, room_id: str) -> str:
@@ -86,12 +99,6 @@ class Keys:
     def blocks(self, user_id: str) -> str:
         """Set of users this user blocked; the pairing script honours it both ways."""
         return f"{self.prefix}block:{user_id}"
-
-    def shadow(self, user_id: str) -> str:
-        """String: the end (ms) of a user's shadow cooldown, expiring then (report.lua sets it
-        when several distinct reporters reported the user). A shadowed user is matched only
-        with others in the same state, and is not told."""
-        return f"{self.prefix}shadow:{user_id}"
 
     def rate(self, kind: str, user_id: str) -> str:
         """Hash: the sliding-window counts of ``kind`` (``join``: joins+nexts, ``send``;

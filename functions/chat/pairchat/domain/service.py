@@ -109,13 +109,19 @@ class ChatService:
     # -- connection lifecycle -------------------------------------------------------------
 
     def connect(
-        self, connection_id: str, user_id: str | None = None, authenticated: bool = False
+        self,
+        connection_id: str,
+        user_id: str | None = None,
+        authenticated: bool = False,
+        source: str = "",
     ) -> str:
         """Opens a session for a new connection. The user id is the server's to decide:
         generated, or the subject of a verified token (``authenticated``), whose session
-        may then be resumed after a lost socket."""
+        may then be resumed after a lost socket. Raises
+        :class:`~pairchat.domain.errors.RateLimited` (nothing written) when ``source`` (the
+        client's address as an opaque key) opened too many connections in the window."""
         uid = user_id or new_user_id()
-        result = self.store.open_session(connection_id, uid, authenticated)
+        result = self.store.open_session(connection_id, uid, authenticated, source)
         self.telemetry.count("Connects")
         if result.resumed_room_id:
             self.telemetry.count("Resumes")
@@ -157,10 +163,13 @@ class ChatService:
 
     # -- client actions ---------------------------------------------------------------------
 
-    def handle(self, connection_id: str, command: Command, authenticated: bool = False) -> None:
+    def handle(
+        self, connection_id: str, command: Command, authenticated: bool = False, source: str = ""
+    ) -> None:
         """Runs one parsed client command. Domain refusals raise :class:`PairchatError`.
         ``authenticated``: the connection's id is a verified token's subject (as the
-        ``$connect`` authorizer decided), which stays the same in every pool."""
+        ``$connect`` authorizer decided), which stays the same in every pool. ``source``: the
+        client's address as an opaque key ('' unknown), for the limits per address."""
         if isinstance(command, Join):
             self.join(
                 connection_id,
@@ -168,6 +177,7 @@ class ChatService:
                 command.preference,
                 command.interests,
                 command.fallback,
+                source,
             )
         elif isinstance(command, Next):
             self.next(
@@ -176,6 +186,7 @@ class ChatService:
                 command.preference,
                 command.interests,
                 command.fallback,
+                source,
             )
         elif isinstance(command, Send):
             self.send(connection_id, command.text, command.mid)
@@ -201,11 +212,12 @@ class ChatService:
         preference: str,
         interests: tuple[str, ...] = (),
         fallback: bool = True,
+        source: str = "",
     ) -> None:
         """Pairs by the matching rule or queues. ``interests`` must be normalized
         (:func:`~pairchat.domain.protocol.normalize_interests`)."""
         self.telemetry.count("Joins")
-        self._pair(connection_id, "join", gender, preference, interests, fallback)
+        self._pair(connection_id, "join", gender, preference, interests, fallback, source)
 
     def next(
         self,
@@ -214,10 +226,11 @@ class ChatService:
         preference: str = "",
         interests: tuple[str, ...] | None = None,
         fallback: bool | None = None,
+        source: str = "",
     ) -> None:
         """Leaves the room, then joins again; what is not given is the last join's."""
         self.telemetry.count("Nexts")
-        self._pair(connection_id, "next", gender, preference, interests, fallback)
+        self._pair(connection_id, "next", gender, preference, interests, fallback, source)
 
     def send(self, connection_id: str, text: str, mid: str = "") -> None:
         """Relays text to the partner. Raises :class:`PartnerAway` while the partner is
@@ -387,9 +400,10 @@ class ChatService:
         preference: str,
         interests: tuple[str, ...] | None,
         fallback: bool | None,
+        source: str,
     ) -> None:
         result = self.store.match(
-            connection_id, mode, gender, preference, self._room_ids(), interests, fallback
+            connection_id, mode, gender, preference, self._room_ids(), interests, fallback, source
         )
         if result.left_partner_connection:
             self._tell_partner_left(result.left_partner_connection, result.left_room_id)

@@ -24,6 +24,11 @@ QUEUED_HEARTBEAT_MS: Final = 5000
 #: Typing indicators allowed per user per window; the excess is dropped silently.
 TYPING_LIMIT: Final = 2
 TYPING_WINDOW_MS: Final = 1000
+#: The longest an anonymous user's blocks live: API Gateway ends every WebSocket connection
+#: after 2 hours, and an anonymous id never comes back after its connection, so its blocks
+#: cannot matter longer (leave.lua deletes them at its $disconnect already; this bounds the
+#: case where no $disconnect arrives). Token users keep BLOCK_TTL_SECONDS.
+ANONYMOUS_BLOCK_TTL_S: Final = 2 * 3600
 
 
 def _csv(values: str) -> tuple[str, ...]:
@@ -266,11 +271,20 @@ class ChatStore:
         return self.scripts.run(name, key, (self.keys.prefix, connection_id, *args))
 
     def open_session(
-        self, connection_id: str, user_id: str, authenticated: bool = False
+        self, connection_id: str, user_id: str, authenticated: bool = False, source: str = ""
     ) -> ConnectResult:
         """Opens (or resumes, for a token user within its grace) the user's session."""
         kind = "token" if authenticated else "anon"
-        r = self._run("connect", connection_id, user_id, self._session_ttl_ms, kind)
+        r = self._run(
+            "connect",
+            connection_id,
+            user_id,
+            self._session_ttl_ms,
+            kind,
+            source,
+            self.settings.rate_connects_per_source,
+            self._rate_window_ms,
+        )
         return ConnectResult(
             previous_connection=r["previous_connection"],
             resumed_room_id=r["resumed_room_id"],
@@ -286,6 +300,7 @@ class ChatStore:
         room_id: str,
         interests: tuple[str, ...] | None = None,
         fallback: bool | None = None,
+        source: str = "",
     ) -> MatchResult:
         """Pairs or enqueues. ``gender``/``preference`` '' (with ``next``), ``interests`` and
         ``fallback`` None reuse the session's last values; interests must be normalized
@@ -308,6 +323,8 @@ class ChatStore:
             "*" if fallback is None else ("1" if fallback else "0"),
             s.match_relax_s * 1000,
             QUEUED_HEARTBEAT_MS,
+            source,
+            s.rate_joins_per_source,
         )
         return MatchResult.of(r)
 
@@ -325,7 +342,15 @@ class ChatStore:
 
     def leave(self, connection_id: str, mode: LeaveMode) -> LeaveResult:
         grace_ms = self.settings.reconnect_grace_s * 1000
-        r = self._run("leave", connection_id, mode, self._session_ttl_ms, grace_ms)
+        r = self._run(
+            "leave",
+            connection_id,
+            mode,
+            self._session_ttl_ms,
+            grace_ms,
+            self.settings.rate_leaves,
+            self._rate_window_ms,
+        )
         return LeaveResult(
             user_id=r["user_id"],
             room_id=r["room_id"],
@@ -348,6 +373,8 @@ class ChatStore:
             s.recent_ttl_s,
             s.match_scan_window,
             QUEUED_HEARTBEAT_MS,
+            s.heartbeat_burst,
+            s.heartbeat_refill_ms,
         )
         if r.status == "matched":
             match = MatchResult.of(r)
@@ -403,7 +430,15 @@ class ChatStore:
         )
 
     def block(self, connection_id: str) -> PartnerAction:
-        r = self._run("block", connection_id, self.settings.block_ttl_s)
+        s = self.settings
+        r = self._run(
+            "block",
+            connection_id,
+            s.block_ttl_s,
+            s.rate_blocks,
+            self._rate_window_ms,
+            min(s.block_ttl_s, ANONYMOUS_BLOCK_TTL_S),
+        )
         return PartnerAction(
             room_id=r["room_id"],
             user_id=r["user_id"],

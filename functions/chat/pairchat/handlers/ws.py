@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from pairchat.adapters.connection import ConnectionContext
 from pairchat.adapters.telemetry import PowertoolsTelemetry, publish_metrics
 from pairchat.bootstrap import Runtime
-from pairchat.domain.errors import PairchatError, SessionExpired, Unavailable
+from pairchat.domain.errors import PairchatError, RateLimited, SessionExpired, Unavailable
 from pairchat.domain.ports import DeliveryFailed
 from pairchat.domain.protocol import parse_with_ref
 from pairchat.domain.service import ChatService
@@ -44,7 +44,8 @@ def _connection_id(event: dict[str, Any]) -> str:
 def handle_connect(event: dict[str, Any], service: ChatService) -> Response:
     """Opens the session of the identity and pool the ``$connect`` authorizer decided
     (``requestContext.authorizer``; the authorizer already refused bad tokens and origins).
-    A non-2xx refuses the upgrade, writing nothing: 400 unknown pool, 503 Redis, 500 when
+    A non-2xx refuses the upgrade, writing nothing: 400 unknown pool, 429 too many connects
+    from the client's address, 503 Redis, 500 when
     no authorizer ran (a deployment whose ``$connect`` is not guarded must not open
     sessions for whoever asks)."""
     connection_id = _connection_id(event)
@@ -61,7 +62,13 @@ def handle_connect(event: dict[str, Any], service: ChatService) -> Response:
         logger.error("connect routed to another pool's service", extra={"pool": ctx.pool})
         return {"statusCode": 500}
     try:
-        user_id = service.connect(connection_id, ctx.user_id, ctx.authenticated)
+        user_id = service.connect(connection_id, ctx.user_id, ctx.authenticated, ctx.source)
+    except RateLimited:
+        # Too many connects from this address in the window: the upgrade is refused with
+        # 429, as API Gateway's own throttle answers, and nothing was written.
+        logger.info("connect refused", extra={"status": 429, "reason": "rate_limited"})
+        service.telemetry.count("Error_rate_limited")
+        return {"statusCode": 429}
     except RedisError:
         logger.exception("redis unavailable on connect")
         return {"statusCode": 503}
@@ -101,7 +108,12 @@ def handle_message(event: dict[str, Any], service: ChatService) -> Response:
             event.get("body"), settings.max_text_chars, settings.max_report_chars
         )
         ctx = ConnectionContext.from_event(event)
-        service.handle(connection_id, command, authenticated=bool(ctx and ctx.authenticated))
+        service.handle(
+            connection_id,
+            command,
+            authenticated=bool(ctx and ctx.authenticated),
+            source=ctx.source if ctx else "",
+        )
     except PairchatError as error:
         if error.ref is None:
             error.ref = ref
