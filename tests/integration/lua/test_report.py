@@ -290,3 +290,24 @@ def test_lifting_clears_the_flag_and_the_reporters(make: MakeService) -> None:
     meet(svc, "t", "l2")
     svc.report("l2", "spam", source="z")
     assert not r.exists(k.shadow("u-t"))
+
+
+def test_the_handler_counts_the_address_the_authorizer_decided(
+    make: MakeService, reports: RecordingReports, notifier: RecordingNotifier
+) -> None:
+    """The address reaches report.lua from ``requestContext.authorizer.source`` (decided at
+    ``$connect``), never from the frame: two users behind one address share its quota."""
+    svc = make(reports_per_user_hour=10, reports_per_source_hour=1)
+
+    def report(conn: str, source: str) -> int:
+        event = load_event("report", conn, {"action": "report", "source": "forged-elsewhere"})
+        event["requestContext"]["authorizer"]["source"] = source
+        return int(ws.handle_message(event, svc)["statusCode"])
+
+    meet(svc, "t", "h0", first=True)
+    assert report("h0", "9f1c2b7e8a55") == 200
+    meet(svc, "t", "h1")
+    assert report("h1", "9f1c2b7e8a55") == 429
+    assert notifier.last("h1")["code"] == "rate_limited"
+    assert report("h1", "another-address") == 200
+    assert len(reports.all()) == 2

@@ -197,7 +197,7 @@ class ChatService:
         elif isinstance(command, Heartbeat):
             self.heartbeat(connection_id)
         elif isinstance(command, Report):
-            self.report(connection_id, command.reason)
+            self.report(connection_id, command.reason, source)
         elif isinstance(command, Block):
             self.block(connection_id, authenticated)
         elif isinstance(command, Typing):
