@@ -272,6 +272,7 @@ def _banner(
     ops: bool,
     pools: tuple[str, ...],
     state: Path | str,
+    reports: Path | None = None,
 ) -> str:
     base = f"http://{url_host}:{port}"
     lines = [
@@ -290,6 +291,12 @@ def _banner(
         + f" from {wiring.template}",
         f"  Pools           {', '.join(pools)} (?pool=<name> on the WebSocket URL)",
         f"  State file      {state} (pairchat inspect, sweep and bots read it)",
+    ]
+    if reports is not None:
+        lines.append(
+            f"  Reports         {reports} (the report store: DynamoDB API at /_aws/dynamodb)"
+        )
+    lines += [
         "  Press Ctrl-C to stop.",
         "",
     ]
@@ -444,10 +451,8 @@ def _serve(
         except OSError as exc:
             where = f"not recorded: {exc}"
             log.warning("could not write the state file the CLI reads: %s", exc)
-        banner = _banner(url_host, port, redis, wiring, ops is not None, pools, where)
-        if store is not None:
-            line = f"  Reports         {store.tables.path} (DynamoDB API at /_aws/dynamodb)"
-            banner = f"{banner.rstrip()}\n{line}\n"
+        reports = store.tables.path if store is not None else None
+        banner = _banner(url_host, port, redis, wiring, ops is not None, pools, where, reports)
         if keys is not None:  # bound beyond loopback: how to sign Management API requests
             key = f"  Management key  SigV4, access key {keys[0]}, secret {keys[1]} (this run only)"
             banner = f"{banner.rstrip()}\n{key}\n"
