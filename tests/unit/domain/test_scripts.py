@@ -195,6 +195,35 @@ def test_the_splice_follows_nested_includes_once_and_refuses_unknown_ones(
     assert INCLUDE.match("-- @include includes/x") and not INCLUDE.match("-- @include ../x")
 
 
+def test_the_splice_drops_definitions_no_code_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "common.lua").write_text(
+        "local P = 1\n"
+        "local function used(x) return x end\n"
+        "local function unused(x) return used(x) end\n"  # only an unused one calls used...
+        "local function kept(x)\n  return used(x) -- unused(x) in a comment\nend\n"
+    )
+    (tmp_path / "match.lua").write_text("-- @include common\nreturn kept(P)\n")
+    monkeypatch.setattr(scripts, "lua_dir", lambda: tmp_path)
+    spliced.cache_clear()
+    try:
+        s = spliced("match")
+        assert "unused(x) return" not in s.text and "local function kept(x)" in s.text
+        assert "local function used(x)" in s.text  # ...and kept calls it
+        assert s.locate(len(s.text.splitlines())) == ("match.lua", 2)
+    finally:
+        spliced.cache_clear()
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_every_function_left_in_a_script_is_called(name: str) -> None:
+    text = spliced(name).text
+    code = "\n".join(line.split("--", 1)[0] for line in text.splitlines())
+    for fname in re.findall(r"^local function (\w+)\(", text, re.M):
+        assert len(re.findall(rf"\b{fname}\b", code)) > 1, f"{name}.lua keeps unused {fname}"
+
+
 def test_an_error_message_names_the_file_and_line() -> None:
     s = Spliced("heartbeat", "", (("common.lua", 1), ("includes/resolve.lua", 7), ("x.lua", 2)))
     message = "WRONGTYPE Operation against a key script: 19d, on @user_script:2."
