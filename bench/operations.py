@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from bench.common import event
+from pairchat.adapters.connection import source_key
 from pairchat.domain.service import ChatService
 from pairchat.handlers.ws import handle_connect, handle_disconnect, handle_message
 
@@ -27,11 +28,13 @@ Thunk = Callable[[], Any]
 
 class Driver:
     """Sends events through the real handlers; every connection gets its own source IP (so
-    per-IP limits, where they exist, see many people, as they would)."""
+    per-IP limits see many people, as they would), and every later event of a connection
+    carries the context its ``$connect`` got (user id, address), as API Gateway passes it."""
 
     def __init__(self, service: ChatService) -> None:
         self.service = service
         self._ips = 0
+        self._context: dict[str, dict[str, Any]] = {}
 
     def connect_event(self, cid: str) -> dict[str, Any]:
         ev = event("connect", cid)
@@ -40,6 +43,15 @@ class Driver:
         ev["requestContext"].setdefault("identity", {})["sourceIp"] = ip
         if isinstance(ev.get("headers"), dict):
             ev["headers"]["X-Forwarded-For"] = ip
+        context = ev["requestContext"]["authorizer"]
+        context["source"] = source_key(ip)
+        self._context[cid] = dict(context)
+        return ev
+
+    def later_event(self, route: str, cid: str, body: Any = None) -> dict[str, Any]:
+        ev = event(route, cid, body)
+        if cid in self._context:
+            ev["requestContext"]["authorizer"] = dict(self._context[cid])
         return ev
 
     def connect(self, cids: list[str]) -> None:
@@ -49,7 +61,7 @@ class Driver:
                 raise AssertionError(f"connect refused with {status}")
 
     def frame(self, cid: str, body: dict[str, Any]) -> Thunk:
-        return partial(handle_message, event(body["action"], cid, body), self.service)
+        return partial(handle_message, self.later_event(body["action"], cid, body), self.service)
 
     def run(self, thunks: list[Thunk]) -> None:
         for t in thunks:
@@ -143,12 +155,13 @@ def _heartbeat_queued(d: Driver, tag: str, n: int) -> list[Thunk]:
 def _disconnect_idle(d: Driver, tag: str, n: int) -> list[Thunk]:
     cids = [f"{tag}i{i}" for i in range(n)]
     d.connect(cids)
-    return [partial(handle_disconnect, event("disconnect", c), d.service) for c in cids]
+    return [partial(handle_disconnect, d.later_event("disconnect", c), d.service) for c in cids]
 
 
 def _disconnect_room(d: Driver, tag: str, n: int) -> list[Thunk]:
     return [
-        partial(handle_disconnect, event("disconnect", j), d.service) for _w, j in d.rooms(tag, n)
+        partial(handle_disconnect, d.later_event("disconnect", j), d.service)
+        for _w, j in d.rooms(tag, n)
     ]
 
 

@@ -24,12 +24,12 @@
 -- @include includes/partner_or_last
 -- @include includes/dissolve
 -- @include includes/rate_limit
-local uid, sk, f = resolve('auth', 'bk')
+local uid, sk, f = resolve('auth', 'bk', 'block.i', 'block.c', 'block.p')
 if not uid then return refuse('session_expired') end
 local partner, rid, live = partner_or_last(uid, sk)
 if not partner then return refuse('no_partner') end
 local window = tonumber(ARGV[5] or '60000') or 60000
-local allowed, counter = rate_allows('block', uid, tonumber(ARGV[4] or '0'), window)
+local allowed, counter = rate_allows_session(sk, f, 'block', tonumber(ARGV[4] or '0'), window)
 if not allowed then return refuse('rate_limited') end
 rate_record(counter, window)
 local bk = block_key(uid)

@@ -6,8 +6,10 @@
   Redis error's line number in the spliced text back to the file and line it came from.
 
   Conventions shared by every script:
-    KEYS[1]  <prefix>conn:<connectionId>, the calling connection's key. It is the one declared
-             key, so a cluster client routes the call to the node owning the prefix's slot.
+    KEYS[1]  <prefix>conn:<connectionId>, the calling connection's key. A cluster client
+             routes the call to the node owning the prefix's slot by it.
+    KEYS[2]  optional, in the scripts that resolve their caller: <prefix>sess:<userId>, the
+             caller's session, when the handler knows the user id (includes/resolve.lua).
              Every other key is built below from ARGV[1]; the prefix carries the hash tag
              (e.g. "{pairchat}:"), so all of them live in that same slot.
     ARGV[1]  the key prefix

@@ -38,7 +38,7 @@
 -- @include includes/online_unregister
 -- @include includes/rate_limit
 local mode = ARGV[3]
-local uid, sk, f = resolve('auth', 'bk')
+local uid, sk, f = resolve('auth', 'bk', 'leave.i', 'leave.c', 'leave.p')
 if not uid then
   if mode == 'leave' then return refuse('session_expired') end
   redis.call('DEL', KEYS[1])
@@ -48,7 +48,7 @@ end
 local counter, window = nil, tonumber(ARGV[7] or '60000') or 60000
 if mode == 'leave' then
   local allowed
-  allowed, counter = rate_allows('leave', uid, tonumber(ARGV[6] or '0'), window)
+  allowed, counter = rate_allows_session(sk, f, 'leave', tonumber(ARGV[6] or '0'), window)
   if not allowed then return refuse('rate_limited') end
 end
 rate_record(counter, window)

@@ -73,7 +73,7 @@
 -- @include includes/pair
 -- @include includes/enqueue
 
-local uid, sk, f = resolve('room', 'q', 't', 'since')
+local uid, sk, f = resolve('room', 'q', 't', 'since', 'join.i', 'join.c', 'join.p')
 if not uid then return refuse('session_expired') end
 
 -- Validation: nothing is written before it is over.
@@ -107,7 +107,7 @@ local now = now_ms()
 local rate_window = tonumber(ARGV[12])
 local allowed, counter, by_source = true, nil, nil
 if mode ~= 'queue' then
-  allowed, counter = rate_allows('join', uid, tonumber(ARGV[11]), rate_window, now)
+  allowed, counter = rate_allows_session(sk, f, 'join', tonumber(ARGV[11]), rate_window, now)
   if not allowed then return refuse('rate_limited') end
   if ARGV[17] ~= '' then
     allowed, by_source = rate_allows('join-src', ARGV[17], tonumber(ARGV[18]), rate_window, now)

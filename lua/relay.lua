@@ -17,8 +17,9 @@
   Errors (nothing written): session_expired, not_in_room, partner_away (the partner's socket
     closed and it may still reconnect within the grace: the message is not delivered),
     rate_limited (too many messages in the window).
-  Work: O(1). A delivered message makes 7 calls (the caller's conn key and session, the room,
-    the partner's session, TIME, the rate hash read and its increment); the session, the
+  Work: O(1). A delivered message makes 6 calls (the caller's conn key and session, the room,
+    the partner's session, TIME, the increment of the send counter, which lives in the
+    session and is read with it: includes/rate_limit.lua); the session, the
     connection key and the room are renewed once a quarter of their TTL (touch_lazily,
     renew_room), not on every message.
 ]]
@@ -29,7 +30,7 @@
 -- @include includes/renew_room
 -- @include includes/dissolve
 -- @include includes/rate_limit
-local uid, sk, f = resolve('room', 't', 'since')
+local uid, sk, f = resolve('room', 't', 'since', 'send.i', 'send.c', 'send.p')
 if not uid then return refuse('session_expired') end
 local rid = f.room
 if not rid then return refuse('not_in_room') end
@@ -46,7 +47,8 @@ if not pconn then
 end
 local now = now_ms()
 local window_ms = tonumber(ARGV[6] or '60000') or 60000
-local allowed, counter = rate_allows('send', uid, tonumber(ARGV[5] or '0'), window_ms, now)
+local allowed, counter = rate_allows_session(sk, f, 'send', tonumber(ARGV[5] or '0'), window_ms,
+  now)
 if not allowed then return refuse('rate_limited') end
 rate_record(counter, window_ms)
 local session_ttl = tonumber(ARGV[3])

@@ -9,6 +9,8 @@
   only the counters the quotas and the shadow flag need.
 
   KEYS[1]  <prefix>conn:<connectionId>
+  KEYS[2]  <prefix>sess:<userId> (optional: the caller's session, as the authorizer knows it;
+           saves the connection key's read, lua/includes/resolve.lua)
   ARGV[1]  key prefix
   ARGV[2]  connection id
   ARGV[3]  the client's address as an opaque key ('' unknown: no per-address quota, and the
@@ -44,6 +46,10 @@
   to the window: one person with many anonymous sockets behind one address counts once.
   shadowed_key() lists flagged users by the cooldown's end, for the ops API (`GET /shadow`).
 
+  The reporter's hourly counter is its own hash (rate_key('report', uid)), not fields of its
+  session as the per-minute limits are: a session ends at every disconnect, and a token user
+  must not get a fresh hour by reconnecting. Reports are rare; the one HMGET is cheap.
+
   Work: O(log n) (the reporters and shadowed sorted sets; both trimmed on every write).
 ]]
 -- @include common
@@ -51,11 +57,11 @@
 -- @include includes/partner_or_last
 -- @include includes/rate_limit
 local HOUR_MS = 3600000
-local uid, sk = resolve()
+local uid, sk, f = resolve('rp')
 if not uid then return refuse('session_expired') end
 local partner, rid, live = partner_or_last(uid, sk)
 if not partner then return refuse('no_partner') end
-if redis.call('HGET', sk, 'rp') == rid then
+if f.rp == rid then
   return {'ok', 'room_id', rid, 'user_id', uid, 'reported_id', partner, 'ts', '',
           'reporters', '0', 'shadowed', '0'}
 end

@@ -22,10 +22,10 @@
 -- @include includes/resolve
 -- @include includes/mate_in
 -- @include includes/rate_limit
-local uid, sk, f = resolve('room')
+local uid, sk, f = resolve('room', 'typing.i', 'typing.c', 'typing.p')
 if not uid then return refuse('session_expired') end
 local window = tonumber(ARGV[4])
-local allowed, counter = rate_allows('typing', uid, tonumber(ARGV[3]), window)
+local allowed, counter = rate_allows_session(sk, f, 'typing', tonumber(ARGV[3]), window)
 if not allowed then return {'dropped', 'reason', 'limited'} end
 local rk = f.room and room_key(f.room)
 if not rk or redis.call('EXISTS', rk) == 0 then return refuse('not_in_room') end

@@ -203,5 +203,5 @@ def test_with_the_shebang_an_error_still_names_its_file_and_line(
     cluster.set(store.keys.session("u1"), "not a hash")  # resolve()'s HMGET meets a string
     with pytest.raises(redis.ResponseError) as caught:
         store.heartbeat("c1", "r1")
-    line = line_of("includes/resolve.lua", "redis.call('HMGET', sk, 'conn'")
+    line = line_of("includes/resolve.lua", "'conn', ...) -- by the connection key")
     assert f"(includes/resolve.lua:{line} in heartbeat.lua)" in str(caught.value)

@@ -56,7 +56,7 @@ def test_hardening_scripts_on_a_cluster(cluster: RedisCluster, cluster_ports: li
     # every key lives on the one node that owns the prefix's slot
     nodes: dict[str, Any] = {n.name: cluster.keys(target_nodes=n) for n in cluster.get_primaries()}
     assert sum(1 for keys in nodes.values() if keys) == 1
-    assert any(k.endswith(":rate:send:alice") for keys in nodes.values() for k in keys)
+    assert cluster.hget(svc.store.keys.session("alice"), "send.c")  # counters in the session
     assert any(k.endswith("reports") for keys in nodes.values() for k in keys)
     for key in (":shadow:alice", ":reporters:alice", ":shadowed", ":rate:report:bob"):
         assert any(k.endswith(key) for keys in nodes.values() for k in keys), key

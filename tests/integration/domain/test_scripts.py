@@ -27,7 +27,7 @@ def test_an_error_in_an_included_helper_names_the_helper_file(
     redis_client.set(store.keys.session("u1"), "not a hash")  # resolve()'s HMGET meets a string
     with pytest.raises(ResponseError) as caught:
         store.heartbeat("c1", "r1")
-    line = line_of("includes/resolve.lua", "redis.call('HMGET', sk, 'conn'")
+    line = line_of("includes/resolve.lua", "'conn', ...) -- by the connection key")
     assert f"(includes/resolve.lua:{line} in heartbeat.lua)" in str(caught.value)
     assert "WRONGTYPE" in str(caught.value)
     # still a RedisError: the handlers' mapping of Redis failures is unchanged

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from pairchat.domain.errors import RateLimited
-from pairchat.domain.service import ChatService
+from pairchat.domain.service import Caller, ChatService
 from pairchat.handlers import ws
 from tests.conftest import RecordingNotifier
 from tests.integration.conftest import MakeService
@@ -85,18 +85,20 @@ def test_a_busy_previous_window_still_counts(make_service: MakeService) -> None:
     window = svc.settings.rate_window_s * 1000
     idx = (sec * 1000 + micro // 1000) // window
     # The sliding window weights the previous window by its overlap: a huge count there
-    # refuses now (unless this instant is the very last microseconds of the window).
-    r.hset(k.rate("send", ua), mapping={"i": idx, "c": 0, "p": 10**9})
+    # refuses now (unless this instant is the very last microseconds of the window). A
+    # user's counters are fields of its session (lua/includes/rate_limit.lua).
+    sk = k.session(ua)
+    r.hset(sk, mapping={"send.i": idx, "send.c": 0, "send.p": 10**9})
     with pytest.raises(RateLimited):
         svc.send("a", "x")
     # The same count as the current window's, once that window is the previous one.
-    r.hset(k.rate("send", ua), mapping={"i": idx - 1, "c": 10**9, "p": 0})
+    r.hset(sk, mapping={"send.i": idx - 1, "send.c": 10**9, "send.p": 0})
     with pytest.raises(RateLimited):
         svc.send("a", "x")
     # Two windows back: nothing of it counts any more.
-    r.hset(k.rate("send", ua), mapping={"i": idx - 2, "c": 10**9, "p": 10**9})
+    r.hset(sk, mapping={"send.i": idx - 2, "send.c": 10**9, "send.p": 10**9})
     svc.send("a", "x")
-    assert r.hgetall(k.rate("send", ua)) == {"i": str(idx), "c": "1", "p": "0"}
+    assert r.hmget(sk, "send.i", "send.c", "send.p") == [str(idx), "1", "0"]
 
 
 def test_limits_reset_after_the_window_and_zero_disables(
@@ -150,12 +152,12 @@ def test_joins_are_limited_per_address_across_its_users(make_service: MakeServic
     for i in range(5):
         svc.connect(f"c{i}", f"u{i}", source="src-1")
     for i in range(3):
-        svc.join(f"c{i}", "male", "male", source="src-1")
+        svc.join(f"c{i}", "male", "male", caller=Caller(source="src-1"))
     before = snapshot(svc)
     with pytest.raises(RateLimited):
-        svc.join("c3", "male", "male", source="src-1")  # its own first join
+        svc.join("c3", "male", "male", caller=Caller(source="src-1"))  # its own first join
     assert snapshot(svc) == before
-    svc.join("c4", "male", "male", source="src-2")
+    svc.join("c4", "male", "male", caller=Caller(source="src-2"))
 
 
 # -- every action has a limit (issue 13, finding 4) --------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pairchat.domain.errors import NoPartner, RateLimited, SessionExpired, TooSoon
-from pairchat.domain.service import ChatService
+from pairchat.domain.service import Caller, ChatService
 from pairchat.domain.shadow import ShadowPool
 from pairchat.handlers import ws
 from tests.conftest import RecordingNotifier, RecordingReports
@@ -102,13 +102,13 @@ def test_an_address_has_an_hourly_quota_for_every_user_behind_it(
     for i in range(3):  # three users of one address
         if i:
             meet(svc, "t", f"s{i}")
-        svc.report(f"s{i}", f"from s{i}", source="addr-1")
+        svc.report(f"s{i}", f"from s{i}", Caller(source="addr-1"))
     meet(svc, "t", "s3")
     before = everything(svc)
     with pytest.raises(RateLimited):
-        svc.report("s3", "a fourth user, the same address", source="addr-1")
+        svc.report("s3", "a fourth user, the same address", Caller(source="addr-1"))
     assert everything(svc) == before
-    svc.report("s3", "the same user from another address", source="addr-2")
+    svc.report("s3", "the same user from another address", Caller(source="addr-2"))
     assert [r.reason for r in reports.all()] == [
         "from s0",
         "from s1",
@@ -123,7 +123,7 @@ def test_zero_disables_the_quotas(make: MakeService, reports: RecordingReports) 
     for i in range(8):
         if i:
             meet(svc, "a", f"p{i}")
-        svc.report("a", str(i), source="addr")
+        svc.report("a", str(i), Caller(source="addr"))
     assert len(reports.all()) == 8
     assert not [k for k in svc.store.client.scan_iter() if ":rate:report" in k]
 
@@ -133,9 +133,9 @@ def test_a_repeated_report_of_one_room_counts_and_writes_nothing(
 ) -> None:
     svc = make(reports_per_user_hour=1)
     pair(svc, "a", "b")
-    svc.report("a", "first", source="addr")
+    svc.report("a", "first", Caller(source="addr"))
     before = everything(svc)
-    svc.report("a", "again", source="addr")  # not refused: the client is told `reported`
+    svc.report("a", "again", Caller(source="addr"))  # not refused: the client is told `reported`
     assert notifier.types("a")[-2:] == ["reported", "reported"]
     assert everything(svc) == before
     assert [r.reason for r in reports.all()] == ["first"]
@@ -210,15 +210,15 @@ def test_distinct_addresses_shadow_a_user_and_one_address_with_many_users_does_n
     for i in range(5):
         if i:
             meet(svc, "t", f"m{i}")
-        svc.report(f"m{i}", "spam", source="one-address")
+        svc.report(f"m{i}", "spam", Caller(source="one-address"))
     assert r.zcard(k.reporters("u-t")) == 1
     assert not r.exists(k.shadow("u-t"))
     meet(svc, "t", "n1")
-    svc.report("n1", "spam", source="second-address")
+    svc.report("n1", "spam", Caller(source="second-address"))
     assert not r.exists(k.shadow("u-t"))
     meet(svc, "t", "n2")
     now = svc.store.client.time()
-    svc.report("n2", "spam", source="third-address")
+    svc.report("n2", "spam", Caller(source="third-address"))
     # Flagged: the value is the cooldown's end, the key expires then.
     end = int(r.get(k.shadow("u-t")))
     now_ms = int(now[0]) * 1000 + int(now[1]) // 1000
@@ -253,10 +253,10 @@ def test_reporters_outside_the_window_do_not_count(make: MakeService) -> None:
     svc = make(shadow_reporters=2, shadow_window_s=60)
     k, r = svc.store.keys, svc.store.client
     meet(svc, "t", "o0", first=True)
-    svc.report("o0", "spam", source="early")
+    svc.report("o0", "spam", Caller(source="early"))
     r.zadd(k.reporters("u-t"), {"early": 1})  # as if it reported long ago
     meet(svc, "t", "o1")
-    svc.report("o1", "spam", source="late")
+    svc.report("o1", "spam", Caller(source="late"))
     assert r.zrange(k.reporters("u-t"), 0, -1) == ["late"]
     assert not r.exists(k.shadow("u-t"))
 
@@ -267,7 +267,7 @@ def test_zero_reporters_never_shadows(make: MakeService) -> None:
     for i in range(4):
         if i:
             meet(svc, "t", f"z{i}")
-        svc.report(f"z{i}", "spam", source=f"addr-{i}")
+        svc.report(f"z{i}", "spam", Caller(source=f"addr-{i}"))
     assert not [
         key for key in svc.store.client.scan_iter() if "shadow" in key or "reporters" in key
     ]
@@ -277,9 +277,9 @@ def test_lifting_clears_the_flag_and_the_reporters(make: MakeService) -> None:
     svc = make(shadow_reporters=2)
     k, r = svc.store.keys, svc.store.client
     meet(svc, "t", "l0", first=True)
-    svc.report("l0", "spam", source="x")
+    svc.report("l0", "spam", Caller(source="x"))
     meet(svc, "t", "l1")
-    svc.report("l1", "spam", source="y")
+    svc.report("l1", "spam", Caller(source="y"))
     shadow = ShadowPool(r, k, 3_600_000)
     assert r.exists(k.shadow("u-t"))
     assert shadow.lift("u-t") is True
@@ -288,7 +288,7 @@ def test_lifting_clears_the_flag_and_the_reporters(make: MakeService) -> None:
     assert shadow.lift("u-t") is False
     # The next single report does not flag it again at once.
     meet(svc, "t", "l2")
-    svc.report("l2", "spam", source="z")
+    svc.report("l2", "spam", Caller(source="z"))
     assert not r.exists(k.shadow("u-t"))
 
 

@@ -9,7 +9,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from pairchat.domain.service import ChatService
+from pairchat.domain.service import Caller, ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
 from pairchat_ops.api import create_app
@@ -31,7 +31,7 @@ def shadow(svc: ChatService, target: str, reporters: int) -> str:
         conn = f"{target}-r{i}"
         svc.connect(conn, f"u-{conn}")
         svc.join(conn, "female", "any")
-        svc.report(conn, "spam", source=f"{target}-address-{i}")
+        svc.report(conn, "spam", Caller(source=f"{target}-address-{i}"))
     return uid
 
 

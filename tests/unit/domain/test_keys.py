@@ -151,7 +151,11 @@ def test_the_pool_values_are_the_same() -> None:
 
 
 def test_the_rate_kinds_are_the_stores() -> None:
-    assert "rate_allows('join'" in source("match") and "rate_allows('send'" in source("relay")
+    assert "rate_allows_session(sk, f, 'join'" in source("match")
+    assert "rate_allows_session(sk, f, 'send'" in source("relay")
+    assert "rate_allows('join-src'" in source("match") and "rate_allows('conn-src'" in source(
+        "connect"
+    )
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)

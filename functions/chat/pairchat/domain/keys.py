@@ -101,11 +101,13 @@ class Keys:
         return f"{self.prefix}block:{user_id}"
 
     def rate(self, kind: str, user_id: str) -> str:
-        """Hash: the sliding-window counts of ``kind`` (``join``: joins+nexts, ``send``;
-        ``report`` per user and ``report-src`` per address, hourly) events of one subject:
-        ``i`` (the current fixed window's index), ``c`` (its count), ``p`` (the previous
-        window's count). One key per subject and kind, not per window: one read and one
-        write per event (lua/includes/rate_limit.lua)."""
+        """Hash: the sliding-window counts of ``kind`` events of one subject without a
+        session (``conn-src``, ``join-src``, ``report-src``: a client address), or whose
+        window outlives a session (``report``: a reporter's hourly quota, which a reconnect
+        must not reset): ``i`` (the current fixed window's index), ``c`` (its count), ``p``
+        (the previous window's count). A user's own per-minute counters (``join``, ``send``,
+        ``leave``, ``block``, ``typing``) are the same three fields in its session hash,
+        ``<kind>.i`` etc., read with the session (lua/includes/rate_limit.lua)."""
         return f"{self.prefix}rate:{kind}:{user_id}"
 
     def reports(self) -> str:

@@ -310,11 +310,11 @@ class Scripts:
             n: client.register_script(source(n, cluster)) for n in names
         }
 
-    def run(self, name: str, key: str, args: Sequence[str | int | float]) -> Reply:
+    def run(self, name: str, key: str, args: Sequence[str | int | float], *more_keys: str) -> Reply:
         """Runs a script and decodes its reply. A Redis error raised while it ran names the
         file and line of lua/ it came from (the spliced line number alone is misleading)."""
         try:
-            raw = self._scripts[name](keys=[key], args=list(args))
+            raw = self._scripts[name](keys=[key, *more_keys], args=list(args))
         except ResponseError as error:
             message = str(error)
             if not _SCRIPT_LINE.search(message):

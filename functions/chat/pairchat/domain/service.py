@@ -66,6 +66,21 @@ def new_user_id() -> str:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who sent a frame, as the ``$connect`` authorizer decided (never a frame's field)."""
+
+    #: '' when unknown: the scripts then read it from the connection key (one more read).
+    user_id: str = ""
+    #: The id is a verified token's subject, the same in every pool.
+    authenticated: bool = False
+    #: The client's address as an opaque key ('' unknown), for the limits per address.
+    source: str = ""
+
+
+UNKNOWN = Caller()
+
+
+@dataclass(frozen=True)
 class Reaped:
     """What :meth:`ChatService.reap_room` did."""
 
@@ -134,8 +149,8 @@ class ChatService:
                 self.store.leave(partner, "gone")
         return uid
 
-    def disconnect(self, connection_id: str) -> None:
-        result = self.store.leave(connection_id, "disconnect")
+    def disconnect(self, connection_id: str, caller: Caller = UNKNOWN) -> None:
+        result = self.store.leave(connection_id, "disconnect", caller.user_id)
         if result.away:
             grace_ms = self.settings.reconnect_grace_s * 1000
             self._post_or_drop(
@@ -163,13 +178,8 @@ class ChatService:
 
     # -- client actions ---------------------------------------------------------------------
 
-    def handle(
-        self, connection_id: str, command: Command, authenticated: bool = False, source: str = ""
-    ) -> None:
-        """Runs one parsed client command. Domain refusals raise :class:`PairchatError`.
-        ``authenticated``: the connection's id is a verified token's subject (as the
-        ``$connect`` authorizer decided), which stays the same in every pool. ``source``: the
-        client's address as an opaque key ('' unknown), for the limits per address."""
+    def handle(self, connection_id: str, command: Command, caller: Caller = UNKNOWN) -> None:
+        """Runs one parsed client command. Domain refusals raise :class:`PairchatError`."""
         if isinstance(command, Join):
             self.join(
                 connection_id,
@@ -177,7 +187,7 @@ class ChatService:
                 command.preference,
                 command.interests,
                 command.fallback,
-                source,
+                caller,
             )
         elif isinstance(command, Next):
             self.next(
@@ -186,22 +196,22 @@ class ChatService:
                 command.preference,
                 command.interests,
                 command.fallback,
-                source,
+                caller,
             )
         elif isinstance(command, Send):
-            self.send(connection_id, command.text, command.mid)
+            self.send(connection_id, command.text, command.mid, caller)
         elif isinstance(command, Signal):
-            self.signal(connection_id, command.data)
+            self.signal(connection_id, command.data, caller)
         elif isinstance(command, Leave):
-            self.leave(connection_id)
+            self.leave(connection_id, caller)
         elif isinstance(command, Heartbeat):
-            self.heartbeat(connection_id)
+            self.heartbeat(connection_id, caller)
         elif isinstance(command, Report):
-            self.report(connection_id, command.reason, source)
+            self.report(connection_id, command.reason, caller)
         elif isinstance(command, Block):
-            self.block(connection_id, authenticated)
+            self.block(connection_id, caller.authenticated, caller)
         elif isinstance(command, Typing):
-            self.typing(connection_id, command.typing)
+            self.typing(connection_id, command.typing, caller)
         else:  # pragma: no cover - exhaustive
             raise TypeError(f"unhandled command {command!r}")
 
@@ -212,12 +222,12 @@ class ChatService:
         preference: str,
         interests: tuple[str, ...] = (),
         fallback: bool = True,
-        source: str = "",
+        caller: Caller = UNKNOWN,
     ) -> None:
         """Pairs by the matching rule or queues. ``interests`` must be normalized
         (:func:`~pairchat.domain.protocol.normalize_interests`)."""
         self.telemetry.count("Joins")
-        self._pair(connection_id, "join", gender, preference, interests, fallback, source)
+        self._pair(connection_id, "join", gender, preference, interests, fallback, caller)
 
     def next(
         self,
@@ -226,13 +236,13 @@ class ChatService:
         preference: str = "",
         interests: tuple[str, ...] | None = None,
         fallback: bool | None = None,
-        source: str = "",
+        caller: Caller = UNKNOWN,
     ) -> None:
         """Leaves the room, then joins again; what is not given is the last join's."""
         self.telemetry.count("Nexts")
-        self._pair(connection_id, "next", gender, preference, interests, fallback, source)
+        self._pair(connection_id, "next", gender, preference, interests, fallback, caller)
 
-    def send(self, connection_id: str, text: str, mid: str = "") -> None:
+    def send(self, connection_id: str, text: str, mid: str = "", caller: Caller = UNKNOWN) -> None:
         """Relays text to the partner. Raises :class:`PartnerAway` while the partner is
         within its reconnect grace (nothing is queued for it), and
         :class:`~pairchat.domain.errors.TextRefused` (before any Redis call) when the text
@@ -243,16 +253,23 @@ class ChatService:
                 self.telemetry.count("MessagesMasked")
             text = filtered
         fields: dict[str, Any] = {"text": text, "mid": mid} if mid else {"text": text}
-        self._relay(connection_id, "message", fields, "Messages")
+        self._relay(connection_id, "message", fields, "Messages", caller)
 
-    def signal(self, connection_id: str, data: dict[str, Any]) -> None:
+    def signal(self, connection_id: str, data: dict[str, Any], caller: Caller = UNKNOWN) -> None:
         """Passes an opaque WebRTC signaling object to the partner: the same script call,
         room resolution and rate limit as ``send``; its content is neither read, stored
         nor logged (nor filtered: it is not text the stranger reads)."""
-        self._relay(connection_id, "signal", {"data": data}, "Signals")
+        self._relay(connection_id, "signal", {"data": data}, "Signals", caller)
 
-    def _relay(self, connection_id: str, type_: str, fields: dict[str, Any], metric: str) -> None:
-        relay = self.store.relay(connection_id)
+    def _relay(
+        self,
+        connection_id: str,
+        type_: str,
+        fields: dict[str, Any],
+        metric: str,
+        caller: Caller,
+    ) -> None:
+        relay = self.store.relay(connection_id, caller.user_id)
         if relay.partner_gone:
             self._post_or_drop(connection_id, frame("partner_left", roomId=relay.room_id))
             return
@@ -264,14 +281,14 @@ class ChatService:
         else:
             self._drop(relay.partner_connection)
 
-    def leave(self, connection_id: str) -> None:
-        result = self.store.leave(connection_id, "leave")
+    def leave(self, connection_id: str, caller: Caller = UNKNOWN) -> None:
+        result = self.store.leave(connection_id, "leave", caller.user_id)
         if result.partner_connection:
             self._tell_partner_left(result.partner_connection, result.room_id)
         self._post_or_drop(connection_id, frame("left", roomId=result.room_id or None))
 
-    def heartbeat(self, connection_id: str) -> None:
-        result = self.store.heartbeat(connection_id, self._room_ids())
+    def heartbeat(self, connection_id: str, caller: Caller = UNKNOWN) -> None:
+        result = self.store.heartbeat(connection_id, self._room_ids(), caller.user_id)
         if result.left_room_id:
             self._tell_partner_left(connection_id, result.left_room_id)
         if result.state == "room":
@@ -286,25 +303,25 @@ class ChatService:
             # The waiter searched again (something changed since its last search) and found
             # someone: announced like a join's pair.
             self.telemetry.count("RetryMatches")
-            self._settle(connection_id, result.match)
+            self._settle(connection_id, result.match, caller)
 
-    def typing(self, connection_id: str, typing: bool) -> None:
+    def typing(self, connection_id: str, typing: bool, caller: Caller = UNKNOWN) -> None:
         """Best effort: a dropped indicator (over 2 a second, partner gone) is silent."""
-        target = self.store.typing(connection_id)
+        target = self.store.typing(connection_id, caller.user_id)
         if target is None:
             return
         indicator = frame("typing", roomId=target.room_id, typing=typing)
         if not self.notifier.post(target.partner_connection, indicator):
             self._drop(target.partner_connection)
 
-    def report(self, connection_id: str, reason: str, source: str = "") -> None:
+    def report(self, connection_id: str, reason: str, caller: Caller = UNKNOWN) -> None:
         """Files a report about the partner the server knows (never one named by the client).
-        report.lua applies the quotas (per reporter and per ``source`` address, hourly) and
-        the room's minimum age, refusing with ``rate_limited``/``too_soon`` before it counts
-        anything, and shadows a user several distinct addresses reported; the reported user
-        is never told. An accepted report goes to the durable store; the reason is stored,
+        report.lua applies the quotas (per reporter and per ``caller.source`` address,
+        hourly) and the room's minimum age, refusing with ``rate_limited``/``too_soon``
+        before it counts anything, and shadows a user several distinct addresses reported;
+        the reported user is never told. An accepted report goes to the durable store; the reason is stored,
         never logged."""
-        result = self.store.report(connection_id, source)
+        result = self.store.report(connection_id, caller.source, caller.user_id)
         if result.accepted:
             self.telemetry.count("Reports")
             if result.shadowed:
@@ -356,11 +373,13 @@ class ChatService:
             self.telemetry.count("ReportsUnparked", moved)
         return moved
 
-    def block(self, connection_id: str, authenticated: bool = False) -> None:
+    def block(
+        self, connection_id: str, authenticated: bool = False, caller: Caller = UNKNOWN
+    ) -> None:
         """Blocks the partner the server knows; a live room with it ends. A token user's
         block is also written into every other pool (one script call each), so it holds
         wherever the user goes; an anonymous id never recurs, so its block stays here."""
-        result = self.store.block(connection_id)
+        result = self.store.block(connection_id, caller.user_id)
         self.telemetry.count("Blocks")
         if authenticated:
             self._mirror_block(result.user_id, result.partner_id)
@@ -400,18 +419,26 @@ class ChatService:
         preference: str,
         interests: tuple[str, ...] | None,
         fallback: bool | None,
-        source: str,
+        caller: Caller,
     ) -> None:
         result = self.store.match(
-            connection_id, mode, gender, preference, self._room_ids(), interests, fallback, source
+            connection_id,
+            mode,
+            gender,
+            preference,
+            self._room_ids(),
+            interests,
+            fallback,
+            caller.source,
+            caller.user_id,
         )
         if result.left_partner_connection:
             self._tell_partner_left(result.left_partner_connection, result.left_room_id)
         if result.stale_removed:
             self.telemetry.count("StaleWaitersRemoved", result.stale_removed)
-        self._settle(connection_id, result)
+        self._settle(connection_id, result, caller)
 
-    def _settle(self, connection_id: str, result: MatchResult) -> None:
+    def _settle(self, connection_id: str, result: MatchResult, caller: Caller) -> None:
         """Announces a reserved pair, re-pairing (bounded) while the partner proves dead."""
         attempts = 0
         while result.matched:
@@ -422,8 +449,16 @@ class ChatService:
             # told nothing; pair it again (bounded), then just queue it.
             attempts += 1
             mode: JoinMode = "join" if attempts <= self.settings.rematch_attempts else "queue"
+            # The server's doing, not the client's: not counted against its address.
             result = self.store.match(
-                connection_id, mode, result.gender, result.preference, self._room_ids(), None, None
+                connection_id,
+                mode,
+                result.gender,
+                result.preference,
+                self._room_ids(),
+                None,
+                None,
+                user_id=caller.user_id,
             )
         status = result.status
         assert status is not None, "a queued result carries its status"

@@ -266,9 +266,15 @@ class ChatStore:
         self._session_ttl_ms = settings.session_ttl_s * 1000
         self._rate_window_ms = settings.rate_window_s * 1000
 
-    def _run(self, name: str, connection_id: str, *args: str | int | float) -> Reply:
+    def _run(
+        self, name: str, connection_id: str, *args: str | int | float, user_id: str = ""
+    ) -> Reply:
+        """Runs a script for a connection; with its ``user_id`` (the authorizer's), the
+        session key goes along as KEYS[2] and the script need not read the connection key
+        to learn who is calling (lua/includes/resolve.lua)."""
         key = self.keys.connection(connection_id)
-        return self.scripts.run(name, key, (self.keys.prefix, connection_id, *args))
+        more = (self.keys.session(user_id),) if user_id else ()
+        return self.scripts.run(name, key, (self.keys.prefix, connection_id, *args), *more)
 
     def open_session(
         self, connection_id: str, user_id: str, authenticated: bool = False, source: str = ""
@@ -301,6 +307,7 @@ class ChatStore:
         interests: tuple[str, ...] | None = None,
         fallback: bool | None = None,
         source: str = "",
+        user_id: str = "",
     ) -> MatchResult:
         """Pairs or enqueues. ``gender``/``preference`` '' (with ``next``), ``interests`` and
         ``fallback`` None reuse the session's last values; interests must be normalized
@@ -325,10 +332,11 @@ class ChatStore:
             QUEUED_HEARTBEAT_MS,
             source,
             s.rate_joins_per_source,
+            user_id=user_id,
         )
         return MatchResult.of(r)
 
-    def relay(self, connection_id: str) -> RelayResult:
+    def relay(self, connection_id: str, user_id: str = "") -> RelayResult:
         s = self.settings
         r = self._run(
             "relay",
@@ -337,10 +345,11 @@ class ChatStore:
             s.room_ttl_s,
             s.rate_messages,
             self._rate_window_ms,
+            user_id=user_id,
         )
         return RelayResult(room_id=r["room_id"], partner_connection=r.get("partner_connection"))
 
-    def leave(self, connection_id: str, mode: LeaveMode) -> LeaveResult:
+    def leave(self, connection_id: str, mode: LeaveMode, user_id: str = "") -> LeaveResult:
         grace_ms = self.settings.reconnect_grace_s * 1000
         r = self._run(
             "leave",
@@ -350,6 +359,7 @@ class ChatStore:
             grace_ms,
             self.settings.rate_leaves,
             self._rate_window_ms,
+            user_id=user_id,
         )
         return LeaveResult(
             user_id=r["user_id"],
@@ -360,7 +370,7 @@ class ChatStore:
             away=r.status == "away",
         )
 
-    def heartbeat(self, connection_id: str, room_id: str) -> HeartbeatResult:
+    def heartbeat(self, connection_id: str, room_id: str, user_id: str = "") -> HeartbeatResult:
         """Keeps the session alive; a waiter searches again when something changed, and is
         paired into ``room_id`` when that finds someone."""
         s = self.settings
@@ -375,6 +385,7 @@ class ChatStore:
             QUEUED_HEARTBEAT_MS,
             s.heartbeat_burst,
             s.heartbeat_refill_ms,
+            user_id=user_id,
         )
         if r.status == "matched":
             match = MatchResult.of(r)
@@ -385,18 +396,19 @@ class ChatStore:
             return HeartbeatResult(r["user_id"], "room", r["room_id"], r["partner_id"])
         return HeartbeatResult(r["user_id"], "idle", left_room_id=r["left_room_id"])
 
-    def typing(self, connection_id: str) -> TypingResult | None:
+    def typing(self, connection_id: str, user_id: str = "") -> TypingResult | None:
         """Where a typing indicator goes; None when it is dropped (over the limit, or the
         partner is gone or reconnecting). Writes nothing but the limiter's counter."""
-        r = self._run("typing", connection_id, TYPING_LIMIT, TYPING_WINDOW_MS)
+        r = self._run("typing", connection_id, TYPING_LIMIT, TYPING_WINDOW_MS, user_id=user_id)
         if r.status != "ok":
             return None
         return TypingResult(r["room_id"], r["partner_connection"])
 
-    def report(self, connection_id: str, source: str = "") -> ReportResult:
+    def report(self, connection_id: str, source: str = "", user_id: str = "") -> ReportResult:
         """Accepts a report or refuses it (quotas, the room's age), and counts the reporter
         towards the reported user's shadow flag. ``source``: the client's address as an
-        opaque key ('' unknown). The reason never reaches Redis here."""
+        opaque key ('' unknown); ``user_id``: the authorizer's (KEYS[2]). The reason never
+        reaches Redis here."""
         s = self.settings
         try:
             r = self._run(
@@ -410,6 +422,7 @@ class ChatStore:
                 s.shadow_reporters,
                 s.shadow_window_s * 1000,
                 s.shadow_cooldown_s * 1000,
+                user_id=user_id,
             )
         except RateLimited:
             raise RateLimited(
@@ -429,7 +442,7 @@ class ChatStore:
             shadowed=r["shadowed"] == "1",
         )
 
-    def block(self, connection_id: str) -> PartnerAction:
+    def block(self, connection_id: str, user_id: str = "") -> PartnerAction:
         s = self.settings
         r = self._run(
             "block",
@@ -438,6 +451,7 @@ class ChatStore:
             s.rate_blocks,
             self._rate_window_ms,
             min(s.block_ttl_s, ANONYMOUS_BLOCK_TTL_S),
+            user_id=user_id,
         )
         return PartnerAction(
             room_id=r["room_id"],

@@ -24,7 +24,7 @@ from pairchat.bootstrap import Runtime
 from pairchat.domain.errors import PairchatError, RateLimited, SessionExpired, Unavailable
 from pairchat.domain.ports import DeliveryFailed
 from pairchat.domain.protocol import parse_with_ref
-from pairchat.domain.service import ChatService
+from pairchat.domain.service import UNKNOWN, Caller, ChatService
 from pairchat.settings import Settings
 
 logger = Logger()
@@ -36,6 +36,15 @@ OK: Response = {"statusCode": 200}
 
 def _connection_id(event: dict[str, Any]) -> str:
     return str(event["requestContext"]["connectionId"])
+
+
+def _caller(event: dict[str, Any]) -> Caller:
+    """Who sends this event, as the ``$connect`` authorizer decided (API Gateway attaches
+    its context to every event of the connection)."""
+    ctx = ConnectionContext.from_event(event)
+    if ctx is None:
+        return UNKNOWN
+    return Caller(ctx.user_id, ctx.authenticated, ctx.source)
 
 
 # -- adapters -------------------------------------------------------------------------------
@@ -86,7 +95,7 @@ def handle_connect(event: dict[str, Any], service: ChatService) -> Response:
 
 def handle_disconnect(event: dict[str, Any], service: ChatService) -> Response:
     try:
-        service.disconnect(_connection_id(event))
+        service.disconnect(_connection_id(event), _caller(event))
     except RedisError:
         # Best effort: the session TTL and the sweeper remove what is left.
         logger.exception("redis unavailable on disconnect")
@@ -107,13 +116,7 @@ def handle_message(event: dict[str, Any], service: ChatService) -> Response:
         command, ref = parse_with_ref(
             event.get("body"), settings.max_text_chars, settings.max_report_chars
         )
-        ctx = ConnectionContext.from_event(event)
-        service.handle(
-            connection_id,
-            command,
-            authenticated=bool(ctx and ctx.authenticated),
-            source=ctx.source if ctx else "",
-        )
+        service.handle(connection_id, command, _caller(event))
     except PairchatError as error:
         if error.ref is None:
             error.ref = ref
