@@ -311,3 +311,27 @@ def test_the_handler_counts_the_address_the_authorizer_decided(
     assert notifier.last("h1")["code"] == "rate_limited"
     assert report("h1", "another-address") == 200
     assert len(reports.all()) == 2
+
+
+def test_a_token_users_hourly_quota_survives_a_reconnect(
+    make: MakeService, reports: RecordingReports
+) -> None:
+    """The per-minute limits live in the session, which ends at every disconnect; the hourly
+    report quota has its own key, so reconnecting does not buy a token user a fresh hour."""
+    svc = make(reports_per_user_hour=1)
+    svc.connect("a", "u-a", authenticated=True)
+    svc.join("a", "male", "any")
+    svc.connect("p0", "u-p0")
+    svc.join("p0", "female", "any")
+    me = Caller(user_id="u-a", authenticated=True)
+    svc.report("a", "first", me)  # KEYS[2]: the session the authorizer named
+    svc.leave("a", me)
+    svc.disconnect("a", me)  # outside a room: the session is gone
+    assert not svc.store.client.exists(svc.store.keys.session("u-a"))
+    svc.connect("a2", "u-a", authenticated=True)
+    svc.join("a2", "male", "any")
+    svc.connect("p1", "u-p1")
+    svc.join("p1", "female", "any")
+    with pytest.raises(RateLimited):
+        svc.report("a2", "second, after a reconnect", me)
+    assert [r.reason for r in reports.all()] == ["first"]
