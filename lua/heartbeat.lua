@@ -63,7 +63,7 @@
 -- @include includes/search
 -- @include includes/pair
 
-local uid, sk, f = resolve('room', 'q', 'w', 't', 'since', 'hb')
+local uid, sk, f = resolve('room', 'mate', 'rr', 'q', 'w', 't', 'since', 'hb')
 if not uid then return refuse('session_expired') end
 local ttl = tonumber(ARGV[3])
 local now = now_ms()
@@ -79,6 +79,12 @@ if touch_lazily(sk, ttl, f.t or f.since, now) then online_register(uid, now, ttl
 
 local left = ''
 if f.room then
+  -- The partner is the session's `mate` (pair.lua), alive while its session points here too.
+  if f.mate and in_room(f.mate, f.room) then
+    renew_room(room_key(f.room), f.rr, tonumber(ARGV[4]), ttl, now, sk)
+    return {'room', 'user_id', uid, 'room_id', f.room, 'partner_id', f.mate}
+  end
+  -- A room paired before sessions remembered their mate, or one whose partner is gone.
   local rk, m = room_of(sk, f.room)
   if rk then
     local mate = nil

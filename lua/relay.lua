@@ -17,9 +17,10 @@
   Errors (nothing written): session_expired, not_in_room, partner_away (the partner's socket
     closed and it may still reconnect within the grace: the message is not delivered),
     rate_limited (too many messages in the window).
-  Work: O(1). A delivered message makes 6 calls (the caller's conn key and session, the room,
-    the partner's session, TIME, the increment of the send counter, which lives in the
-    session and is read with it: includes/rate_limit.lua); the session, the
+  Work: O(1). A delivered message makes 4 calls: the caller's session (with KEYS[2]; else
+    the connection key first), which names the room and the partner (`mate`), the partner's
+    session, TIME, and the increment of the send counter, which lives in the session and is
+    read with it (includes/rate_limit.lua); the session, the
     connection key and the room are renewed once a quarter of their TTL (touch_lazily,
     renew_room), not on every message.
 ]]
@@ -30,14 +31,23 @@
 -- @include includes/renew_room
 -- @include includes/dissolve
 -- @include includes/rate_limit
-local uid, sk, f = resolve('room', 't', 'since', 'send.i', 'send.c', 'send.p')
+local uid, sk, f = resolve('room', 'mate', 'rr', 't', 'since', 'send.i', 'send.c', 'send.p')
 if not uid then return refuse('session_expired') end
 local rid = f.room
 if not rid then return refuse('not_in_room') end
-local rk, m = room_of(sk, rid)
-if not rk then return refuse('not_in_room') end
-local partner = m[1]
-if partner == uid then partner = m[2] end
+-- The partner is the session's `mate` (pair.lua): the room itself is not read. Both sessions
+-- pointing at the room is what makes it live (dissolve clears both at once, and the renewal
+-- below keeps the room alive as long as the sessions that point at it).
+local rk, partner, last, stamp = room_key(rid), f.mate, f.rr, sk
+if not partner then
+  -- A room paired before sessions remembered their mate: read the members from the room.
+  local m
+  rk, m = room_of(sk, rid)
+  if not rk then return refuse('not_in_room') end
+  partner = m[1]
+  if partner == uid then partner = m[2] end
+  last, stamp = m[3] or m[4], nil
+end
 local pf = partner and redis.call('HMGET', sess_key(partner), 'conn', 'away', 'room')
 local pconn = pf and pf[3] == rid and pf[1]
 if not pconn then
@@ -53,5 +63,5 @@ if not allowed then return refuse('rate_limited') end
 rate_record(counter, window_ms)
 local session_ttl = tonumber(ARGV[3])
 touch_lazily(sk, session_ttl, f.t or f.since, now)
-renew_room(rk, m[3] or m[4], tonumber(ARGV[4]), session_ttl, now)
+renew_room(rk, last, tonumber(ARGV[4]), session_ttl, now, stamp)
 return {'ok', 'room_id', rid, 'partner_connection', pconn}

@@ -7,7 +7,7 @@ local function current_room(sk, known)
   if not rid then return nil end
   local rk = room_key(rid)
   if redis.call('EXISTS', rk) == 0 then
-    redis.call('HDEL', sk, 'room')
+    redis.call('HDEL', sk, 'room', 'mate', 'rr')
     return nil
   end
   return rid, rk

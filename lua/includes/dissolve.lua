@@ -6,6 +6,9 @@ local function dissolve(rid, uid)
   local rk = room_key(rid)
   local m = redis.call('HMGET', rk, 'a', 'b')
   redis.call('DEL', rk)
+  -- The room is already gone (the caller knew it from its session's `room` and `mate`, and
+  -- did not read the room): the caller's own session is the one left pointing at it.
+  if not m[1] and not m[2] then m = {uid, nil} end
   local other = ''
   if m[1] == uid and m[2] then other = m[2] elseif m[2] == uid and m[1] then other = m[1] end
   local other_conn = ''
@@ -17,7 +20,7 @@ local function dissolve(rid, uid)
       -- with a fresh session, maybe in another room) is not part of this room any more:
       -- leave its session alone and do not tell it partner_left.
       if f[2] == rid then
-        redis.call('HDEL', msk, 'room')
+        redis.call('HDEL', msk, 'room', 'mate', 'rr')
         local mate = m[1]
         if i == 1 then mate = m[2] end
         if mate then redis.call('HSET', msk, 'lp', mate, 'lr', rid) end

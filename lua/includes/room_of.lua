@@ -8,7 +8,7 @@ local function room_of(sk, rid)
   local rk = room_key(rid)
   local m = redis.call('HMGET', rk, 'a', 'b', 'e', 'ts')
   if not m[1] and not m[2] then
-    redis.call('HDEL', sk, 'room')
+    redis.call('HDEL', sk, 'room', 'mate', 'rr')
     return nil
   end
   return rk, m

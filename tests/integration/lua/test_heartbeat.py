@@ -104,8 +104,9 @@ def test_the_lease_renews_the_connection_and_the_online_registration(
         costs.append(heartbeat_cost(store, "w")[0])
     # renewed once a quarter of the TTL had run: 4 more (HSET t, 2 PEXPIRE, ZADD online);
     # on a loaded machine a sleep can outlast a registration, and the online count is then
-    # recounted once (3 more commands, heartbeat.lua's recount path)
-    assert min(costs) == 6 and 10 in costs and set(costs) <= {6, 10, 13}, costs
+    # recounted once (3 more commands, heartbeat.lua's recount path), with or without a
+    # renewal in the same heartbeat
+    assert min(costs) == 6 and 10 in costs and set(costs) <= {6, 9, 10, 13}, costs
     assert redis_client.zscore(store.keys.online(), "u-w") > first
     time.sleep(0.45)  # heartbeats within half the TTL: the session never lapses
     assert store.heartbeat("w", "r2").state == "queued"

@@ -63,29 +63,51 @@ def test_send_renews_the_session_and_connection_only_when_a_quarter_of_the_ttl_r
 def test_send_renews_the_room_once_a_quarter_of_its_ttl_or_before_a_session_could_outlive_it(
     make_service: MakeService,
 ) -> None:
+    """Each member stamps its own renewals (`rr` in its session, set at pairing): a relay
+    reads the member's session, never the room."""
     svc = make_service(session_ttl_s=60, room_ttl_s=600)
-    ua, _ = pair(svc, "a", "b")
-    r = svc.store.client
+    ua, ub = pair(svc, "a", "b")
+    r, k = svc.store.client, svc.store.keys
     rk = room_key(svc, ua)
+    made = int(r.hget(rk, "ts") or 0)
+    assert int(r.hget(k.session(ua), "rr") or 0) == int(r.hget(k.session(ub), "rr") or 0) == made
     r.expire(rk, 500)
-    svc.send("a", "first")  # made (`ts`) moments ago: not renewed
-    assert r.hget(rk, "e") is None and r.ttl(rk) <= 500
+    svc.send("a", "first")  # made moments ago: not renewed
+    assert r.hget(k.session(ua), "rr") == str(made) and r.ttl(rk) <= 500
 
-    r.hset(rk, "e", now_ms(r) - 100_000)  # < 150 s (a quarter) and < 540 s (600 - 60)
+    r.hset(k.session(ub), "rr", now_ms(r) - 100_000)  # < 150 s (a quarter), < 540 s (600 - 60)
     r.expire(rk, 300)
     svc.send("b", "second")
     assert r.ttl(rk) <= 300
 
-    r.hset(rk, "e", now_ms(r) - 150_001)
+    r.hset(k.session(ub), "rr", now_ms(r) - 150_001)
     svc.send("b", "third")
-    assert r.ttl(rk) > 590 and int(r.hget(rk, "e") or 0) > now_ms(r) - 5000
+    assert r.ttl(rk) > 590 and int(r.hget(k.session(ub), "rr") or 0) > now_ms(r) - 5000
+    assert r.hget(rk, "e") is None  # the room itself was not written
 
     # A room TTL barely longer than the session's: renewed as soon as the difference ran.
     short = make_service(session_ttl_s=60, room_ttl_s=70)
-    r.hset(rk, "e", now_ms(r) - 10_001)
+    r.hset(k.session(ua), "rr", now_ms(r) - 10_001)
     r.expire(rk, 65)
     short.send("a", "fourth")
     assert r.ttl(rk) > 65
+
+
+def test_a_room_paired_before_sessions_knew_their_mate_is_read_and_renewed_as_before(
+    make_service: MakeService,
+) -> None:
+    svc = make_service(session_ttl_s=60, room_ttl_s=600)
+    ua, ub = pair(svc, "a", "b")
+    r, k = svc.store.client, svc.store.keys
+    rk = room_key(svc, ua)
+    for uid in (ua, ub):
+        r.hdel(k.session(uid), "mate", "rr")  # as sessions were before
+    r.hset(rk, "e", now_ms(r) - 150_001)
+    svc.send("a", "hi")
+    assert r.ttl(rk) > 590 and int(r.hget(rk, "e") or 0) > now_ms(r) - 5000
+    svc.heartbeat("b")
+    svc.leave("b")
+    assert not r.exists(rk) and r.hget(k.session(ua), "room") is None
 
 
 def test_an_active_pair_never_sees_its_session_connection_or_room_lapse(
