@@ -319,8 +319,8 @@ class ChatService:
         report.lua applies the quotas (per reporter and per ``caller.source`` address,
         hourly) and the room's minimum age, refusing with ``rate_limited``/``too_soon``
         before it counts anything, and shadows a user several distinct addresses reported;
-        the reported user is never told. An accepted report goes to the durable store; the reason is stored,
-        never logged."""
+        the reported user is never told. An accepted report goes to the durable store; the
+        reason is stored, never logged."""
         result = self.store.report(connection_id, caller.source, caller.user_id)
         if result.accepted:
             self.telemetry.count("Reports")
