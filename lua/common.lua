@@ -43,9 +43,9 @@ local function room_key(rid) return PREFIX .. 'room:' .. rid end
 local function recent_key(uid) return PREFIX .. 'recent:' .. uid end
 local function block_key(uid) return PREFIX .. 'block:' .. uid end
 local function rate_key(kind, uid) return PREFIX .. 'rate:' .. kind .. ':' .. uid end
--- Shadowed users (shadow_key set: reported by several people, see report.lua) wait in
--- queues and an interest index of their own, so that a search finds only waiters in the same
--- state, and nobody is told. A script sets SHADOW for the user it searches for before it
+-- Shadowed users (shadow_key, set by report.lua when several people reported them: the
+-- cooldown's end in ms, PX the cooldown) wait in queues and an interest index of their own,
+-- so that a search finds only waiters in the same state, and nobody is told. A script sets SHADOW for the user it searches for before it
 -- builds a queue or index name (match.lua from the shadow key, heartbeat.lua from the
 -- waiter's queue); a waiter's own entries follow its queue name (shadowed_queue).
 local SHADOW = false
@@ -75,6 +75,9 @@ local function relax_key() return PREFIX .. 'wait:relax' end
 local function pool_key() return PREFIX .. 'pool' end
 -- Live sessions, scored by when their registration lapses.
 local function online_key() return PREFIX .. 'online' end
-local function reports_key() return PREFIX .. 'reports' end
+-- The address keys of those who reported `uid` recently, scored by time (report.lua).
+local function reporters_key(uid) return PREFIX .. 'reporters:' .. uid end
+-- The flagged users, scored by their cooldown's end (ms): what the ops API lists.
+local function shadowed_key() return PREFIX .. 'shadowed' end
 local function stats_matches_key(minute) return PREFIX .. 'stats:matches:' .. minute end
 local function stats_waits_key(minute) return PREFIX .. 'stats:waits:' .. minute end

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import redis
 
+from pairchat.domain.ports import ReportNotStored
+from pairchat.domain.reports import ReportRecord
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
@@ -49,6 +51,26 @@ class RecordingNotifier:
         return self.frames[connection_id][-1]
 
 
+class RecordingReports:
+    """An in-memory report store (:class:`~pairchat.domain.ports.ReportSink`); ``failing``
+    makes every write fail as a store that is down does."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, ReportRecord] = {}
+        self.failing = False
+        self.attempts = 0
+
+    def put(self, report: ReportRecord) -> None:
+        self.attempts += 1
+        if self.failing:
+            raise ReportNotStored("the test store is down")
+        self.items[report.id] = report
+
+    def all(self) -> list[ReportRecord]:
+        """In the order they were first written."""
+        return list(self.items.values())
+
+
 def pytest_report_header() -> str:
     return f"test engine: {engine_under_test()} (PAIRCHAT_TEST_ENGINE)"
 
@@ -69,7 +91,14 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def settings(redis_url: str) -> Settings:
-    return Settings(redis_url=redis_url, key_prefix="{pc}:", management_endpoint="http://x")
+    # No minimum room age: tests pair and report in the same millisecond
+    # (tests/integration/lua/test_report.py covers the minimum).
+    return Settings(
+        redis_url=redis_url,
+        key_prefix="{pc}:",
+        management_endpoint="http://x",
+        report_min_room_age_s=0,
+    )
 
 
 @pytest.fixture

@@ -31,7 +31,15 @@ def gateway_session() -> Iterator[Gateway]:
     """One stack per xdist worker: the real handlers, wired from template.yaml."""
     with redis_server() as private:
         url = private.url
-        with dev_server("--log-level", "warning", env={"REDIS_URL": url}) as server:
+        # No minimum room age: the tests report seconds after matching (test_reports.py
+        # runs its own stack with the defaults).
+        with dev_server(
+            "--log-level",
+            "warning",
+            "--env",
+            "REPORT_MIN_ROOM_AGE_SECONDS=0",
+            env={"REDIS_URL": url},
+        ) as server:
             yield Gateway(server, url)
 
 

@@ -55,7 +55,9 @@ def test_inspect_and_sweep_find_the_running_dev_stack(tmp_path: Path) -> None:
         assert found, server.output()
         redis_url, pid = found.group(1), server.proc.pid
         state = tmp_path / "pairchat" / f"dev-{pid}.json"
-        assert [p.name for p in state.parent.iterdir()] == [state.name]
+        # The state file, and this run's report store (removed at stop like the state file).
+        store = state.parent / f"reports-{pid}.sqlite3"
+        assert sorted(p.name for p in state.parent.iterdir()) == [state.name, store.name]
 
         async def scenario() -> tuple[subprocess.CompletedProcess[str], ...]:
             waiter = await Client.open(server.ws_url)
@@ -68,11 +70,12 @@ def test_inspect_and_sweep_find_the_running_dev_stack(tmp_path: Path) -> None:
                     await asyncio.to_thread(
                         cli, env, "inspect", "health", "--redis-url", redis_url
                     ),
+                    await asyncio.to_thread(cli, env, "inspect", "reports", "--json"),
                 )
             finally:
                 await waiter.close()
 
-        stats, swept, health = asyncio.run(scenario())
+        stats, swept, health, reports = asyncio.run(scenario())
         assert stats.returncode == 0, stats.stderr
         first = stats.stderr.splitlines()[0]
         assert first.startswith(f"pairchat: Redis {redis_url} (the running `pairchat dev`")
@@ -83,6 +86,14 @@ def test_inspect_and_sweep_find_the_running_dev_stack(tmp_path: Path) -> None:
         result = json.loads(swept.stdout)
         assert result["queue_entries_checked"] == 1 and result["queue_entries_removed"] == 0
         assert health.returncode == 0 and f"{redis_url} (--redis-url)" in health.stderr
+        # Reports come from the stack's report store (its table: no total), found the same way.
+        assert reports.returncode == 0, reports.stderr
+        assert json.loads(reports.stdout) == {
+            "total": None,
+            "reports": [],
+            "next_before": None,
+            "pending": 0,
+        }
         # The dev stack runs the sweeper (every minute by default, as AWS schedules it; every
         # second here): its queue-depth sample is in the ops series the dashboard charts.
         url = f"{server.http_url}/ops/stats/series?minutes=2"
@@ -98,6 +109,7 @@ def test_inspect_and_sweep_find_the_running_dev_stack(tmp_path: Path) -> None:
             icon = httpx.get(server.http_url + path, timeout=10)
             assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/")
         assert stop(server) == 0
+        assert not state.exists() and not store.exists()
         assert not state.exists(), "the state file goes with the stack"
         assert "pairchat dev stopped: " in server.output().rstrip().splitlines()[-1]
 

@@ -32,6 +32,7 @@ def server() -> Iterator[DevServer]:
         "--env", f"AUTH_SECRET={SECRET}",
         "--env", f"ALLOWED_ORIGINS={ORIGIN}",
         "--env", "RECONNECT_GRACE_SECONDS=20",
+        "--env", "REPORT_MIN_ROOM_AGE_SECONDS=0",
         env={"REDIS_URL": None},
     ) as srv:  # fmt: skip
         yield srv

@@ -78,6 +78,12 @@ def resolve(args: argparse.Namespace, **overrides: Any) -> Target:
         overrides["key_prefix"] = args.prefix
     elif stack is not None and not env_prefix:
         overrides["key_prefix"] = stack.key_prefix
+    if stack is not None and stack.reports_table and "REPORTS_TABLE" not in os.environ:
+        overrides["reports_table"] = stack.reports_table
+        overrides["dynamodb_endpoint"] = stack.dynamodb_endpoint
+        if "AWS_ACCESS_KEY_ID" not in os.environ:
+            # The stack's endpoint on loopback checks no signature; any key signs.
+            overrides["aws_access_key_id"] = overrides["aws_secret_access_key"] = "pairchat-local"
     return Target(Settings.from_env(**overrides), source, stack)
 
 

@@ -62,6 +62,10 @@ class DevStack:
     rate_joins: int = 20
     rate_messages: int = 60
     rate_window_s: int = 60
+    #: The stack's local report store (REPORTS_TABLE at DYNAMODB_ENDPOINT), so ``pairchat
+    #: inspect reports`` reads what the stack wrote.
+    reports_table: str | None = None
+    dynamodb_endpoint: str | None = None
     started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     #: The process's start time as the kernel counts it (Linux), so a reused pid is not
     #: mistaken for this stack.

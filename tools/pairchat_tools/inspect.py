@@ -1,11 +1,14 @@
 """``pairchat inspect``: the ops API's answers as tables, straight from a Redis URL.
 
-    pairchat inspect stats | health | pools | queue G P | room ID | user ID | reports
+    pairchat inspect stats | health | pools | queue G P | room ID | user ID | reports | shadow
                      [--pool NAME] [--redis-url URL] [--cluster] [--prefix P] [--json]
 
 It reads through the same :class:`~pairchat_ops.pools.PoolsReadModel` as the HTTP API, so the
 numbers match; it never writes. ``--pool`` narrows a view to one pool (``POOLS``); without it
-``stats``, ``reports`` and the lookups cover every pool, and ``queue`` shows the first pool.
+``stats``, ``reports`` and the lookups cover every pool, and ``queue`` and ``shadow`` show the
+first pool. Reports come from the durable report store when ``REPORTS_TABLE`` is set (or the
+dev stack has one), else from Redis. Lifting a shadow flag is the ops API's
+``DELETE /shadow/{user_id}``.
 Exit status: 0, 1 when the room, user or pool does not exist, 2 when Redis cannot be reached.
 
 Without ``--redis-url`` or ``REDIS_URL`` it reads the running ``pairchat dev`` stack's Redis
@@ -23,7 +26,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
-from pairchat.bootstrap import redis_client
+from pairchat.bootstrap import redis_client, report_store
 from pairchat.domain.keys import GENDERS, PREFERENCES
 from pairchat_ops.models import (
     Count,
@@ -33,6 +36,7 @@ from pairchat_ops.models import (
     QueuePage,
     Reports,
     Room,
+    ShadowPage,
     Stats,
     User,
 )
@@ -63,12 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reports = views.add_parser("reports", parents=[common], help="abuse reports, newest first")
     reports.add_argument("--before", help="id of the last report of the previous page")
     reports.add_argument("--limit", type=int, default=20)
+    shadow = views.add_parser(
+        "shadow", parents=[common], help="shadowed users (reported by several people)"
+    )
+    shadow.add_argument("--offset", type=int, default=0)
+    shadow.add_argument("--limit", type=int, default=20, help=f"at most {MAX_PAGE}")
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     console = Console()
-    model = PoolsReadModel(redis_client(settings), settings)
+    model = PoolsReadModel(redis_client(settings), settings, reports=report_store(settings))
     try:
         result = _query(model, args)
     except UnknownPool as exc:
@@ -111,6 +120,8 @@ def _query(model: PoolsReadModel, args: argparse.Namespace) -> BaseModel | list[
         return model.user(args.user_id, pool)
     if view == "reports":
         return model.reports(args.before, args.limit, pool)
+    if view == "shadow":
+        return model.shadowed(pool, args.offset, args.limit)
     raise ValueError(view)
 
 
@@ -171,6 +182,7 @@ def render_stats(console: Console, s: Stats) -> None:
                 ("wait median / p90, last minute", _pct(s.last_minute.wait)),
                 ("wait median / p90, last hour", _pct(s.last_hour.wait)),
                 ("waiters' wait median / p90, last hour", _pct(s.last_hour.waiter_wait)),
+                ("shadowed users", str(s.shadowed)),
             ],
         )
     )
@@ -278,7 +290,10 @@ def render_user(console: Console, u: User) -> None:
 
 
 def render_reports(console: Console, r: Reports) -> None:
-    table = Table(title=f"Reports: {r.total}", title_justify="left")
+    title = "Reports" if r.total is None else f"Reports: {r.total}"
+    if r.pending:
+        title += f" ({r.pending} waiting in Redis for the report store)"
+    table = Table(title=title, title_justify="left")
     for name in ("id", "pool", "when", "reporter", "reported", "room", "reason"):
         table.add_column(name, overflow="fold")
     for rep in r.reports:
@@ -296,6 +311,17 @@ def render_reports(console: Console, r: Reports) -> None:
         console.print(f"more: --before {r.next_before}")
 
 
+def render_shadow(console: Console, s: ShadowPage) -> None:
+    table = Table(title=f"Shadowed in pool {s.pool}: {s.total}", title_justify="left")
+    for name in ("user", "until", "left", "reporters"):
+        table.add_column(name, overflow="fold")
+    for u in s.users:
+        table.add_row(u.user_id, _when(u.until_ms), _ms(u.remaining_ms), str(u.reporters))
+    console.print(table)
+    if s.next_offset is not None:
+        console.print(f"more: --offset {s.next_offset}")
+
+
 RENDERERS: dict[type[BaseModel], Callable[[Console, BaseModel], None]] = {
     Stats: render_stats,  # type: ignore[dict-item]
     Health: render_health,  # type: ignore[dict-item]
@@ -303,4 +329,5 @@ RENDERERS: dict[type[BaseModel], Callable[[Console, BaseModel], None]] = {
     Room: render_room,  # type: ignore[dict-item]
     User: render_user,  # type: ignore[dict-item]
     Reports: render_reports,  # type: ignore[dict-item]
+    ShadowPage: render_shadow,  # type: ignore[dict-item]
 }

@@ -20,9 +20,10 @@ from pairchat.adapters.management import (
     default_credentials,
     management_client,
 )
+from pairchat.adapters.reports_table import DynamoDbReports
 from pairchat.adapters.turn import turn_secret_fetcher
 from pairchat.adapters.wordlists import text_filter_from_settings
-from pairchat.domain.ports import Notifier, Telemetry
+from pairchat.domain.ports import Notifier, ReportSink, Telemetry
 from pairchat.domain.rtc import IceConfig
 from pairchat.domain.service import ChatService
 from pairchat.domain.store import ChatStore
@@ -83,6 +84,8 @@ class Runtime:
     text_filter: TextFilter | None = None
     #: The ICE servers ``matched`` offers; holds the TURN secret fetched once per cold start.
     ice: IceConfig | None = None
+    #: The durable report store (None: reports stay in Redis, see ``ChatService.reports``).
+    reports: ReportSink | None = None
 
     @classmethod
     def from_settings(
@@ -96,6 +99,7 @@ class Runtime:
             telemetry,
             text_filter=text_filter_from_settings(settings),
             ice=IceConfig(settings, turn_secret_fetcher(settings)),
+            reports=report_store(settings),
         )
 
     def pool_of(self, event: dict[str, Any]) -> str:
@@ -125,6 +129,7 @@ class Runtime:
                 self.telemetry and self.telemetry(pool),
                 self.text_filter,
                 self.ice,
+                self.reports,
             )
             self._services[(pool, endpoint)] = service
         return service
@@ -142,6 +147,7 @@ def pool_service(
     telemetry: Telemetry | None = None,
     text_filter: TextFilter | None = None,
     ice: IceConfig | None = None,
+    reports: ReportSink | None = None,
 ) -> ChatService:
     """The service of one pool; a token user's blocks are mirrored into the other pools."""
     mirrors = [store for name, store in stores.items() if name != pool]
@@ -153,6 +159,32 @@ def pool_service(
         text_filter=text_filter,
         ice=ice,
         block_mirrors=mirrors,
+        reports=reports,
+    )
+
+
+def aws_credentials(s: Settings) -> Credentials | Callable[[], Credentials]:
+    """The function role's credentials from the environment (Lambda sets them), else
+    botocore's chain, looked up on first use (so its import stays off the cold start)."""
+    if s.aws_access_key_id and s.aws_secret_access_key:
+        return Credentials(s.aws_access_key_id, s.aws_secret_access_key, s.aws_session_token)
+    return default_credentials
+
+
+def report_store(s: Settings) -> DynamoDbReports | None:
+    """The durable report store ``REPORTS_TABLE`` names (at ``DYNAMODB_ENDPOINT`` when set:
+    ``pairchat dev``'s own); None without a table."""
+    if not s.reports_table:
+        return None
+    return DynamoDbReports(
+        s.reports_table,
+        s.aws_region,
+        aws_credentials(s),
+        endpoint=s.dynamodb_endpoint,
+        timeout_s=s.management_timeout_s,
+        max_attempts=s.management_max_attempts,
+        retention_days=s.reports_retention_days,
+        max_pool_connections=s.management_max_pool_connections,
     )
 
 
@@ -169,10 +201,9 @@ def management_notifier(
             s.management_max_pool_connections,
         )
         return ManagementApiNotifier(client)
-    if s.aws_access_key_id and s.aws_secret_access_key:
-        credentials = Credentials(s.aws_access_key_id, s.aws_secret_access_key, s.aws_session_token)
-    else:
-        credentials = default_credentials()
+    credentials = aws_credentials(s)
+    if not isinstance(credentials, Credentials):
+        credentials = credentials()
     return SignedHttpNotifier(
         endpoint,
         s.aws_region,
@@ -203,9 +234,13 @@ def sweeper_from_settings(
     if s.management_endpoint:
         notifier = management_notifier(s.management_endpoint, s, transport)
     announce = bool(s.management_endpoint)
+    reports = report_store(s)
     return PoolSweeper(
         {
-            pool: Sweeper(ChatService(ChatStore(client, s, pool), notifier, s, telemetry), announce)
+            pool: Sweeper(
+                ChatService(ChatStore(client, s, pool), notifier, s, telemetry, reports=reports),
+                announce,
+            )
             for pool in s.pools
         }
     )

@@ -235,8 +235,31 @@ class Settings:
     text_filter_words_file: str | None = None
     #: Listed entries not to filter (replaces the default when the variable is set).
     text_filter_allow: tuple[str, ...] = DEFAULT_TEXT_FILTER_ALLOW
-    #: The reports stream is capped (approximately) at this many entries.
+    #: The Redis stream of reports not yet in the durable store (a failed write waits there
+    #: for the sweeper; with no store configured it is the only copy) is capped near this.
     reports_max: int = 100_000
+    # -- reports: durable store, quotas, shadow pool (docs/security.md, issue 13 item 5) ------
+    #: The DynamoDB table accepted reports are written to (template.yaml's ReportsTable).
+    #: None: reports stay in the capped Redis stream only (tests; never in the template).
+    reports_table: str | None = None
+    #: The DynamoDB endpoint; None: AWS's for the region. ``pairchat dev`` points it at its
+    #: own DynamoDB-compatible endpoint (tools/pairchat_tools/local/dynamodb.py).
+    dynamodb_endpoint: str | None = None
+    #: Each report item carries an ``expires`` attribute (the table's TTL) this many days
+    #: after it was filed; 0: kept until deleted.
+    reports_retention_days: int = 180
+    #: Reports accepted per reporter (user id) per hour, and per client address (every user
+    #: behind it together) per hour; 0 disables one. Refused: ``rate_limited``.
+    reports_per_user_hour: int = 5
+    reports_per_source_hour: int = 20
+    #: A report about a room younger than this is refused (``too_soon``); 0: no minimum.
+    report_min_room_age_s: int = 5
+    #: A user reported by this many distinct reporters (counted by address) within
+    #: ``shadow_window_s`` is shadowed for ``shadow_cooldown_s``: matched only with other
+    #: shadowed users, without being told. 0 reporters: never.
+    shadow_reporters: int = 3
+    shadow_window_s: int = 3600
+    shadow_cooldown_s: int = 86400
     # -- direct connections (WebRTC, docs/security.md): off unless an operator allows them --
     #: Offer the page a direct (peer-to-peer) connection after a match: ``matched`` then
     #: carries the ICE configuration. Each user still has to consent in the page.
@@ -305,7 +328,26 @@ class Settings:
                 "rate limits and the reconnect grace must not be negative; "
                 "HEARTBEAT_REFILL_MS must be positive"
             )
+        self._check_reports()
         self._check_rtc()
+
+    def _check_reports(self) -> None:
+        """The quotas and the shadow pool's numbers (0 disables a quota or the pool)."""
+        counts = (
+            self.reports_per_user_hour,
+            self.reports_per_source_hour,
+            self.report_min_room_age_s,
+            self.shadow_reporters,
+            self.reports_retention_days,
+        )
+        if min(counts) < 0:
+            raise SettingsError("report quotas, ages and counts must not be negative")
+        if self.shadow_window_s < 1 or self.shadow_cooldown_s < 1:
+            raise SettingsError("SHADOW_WINDOW_SECONDS and SHADOW_COOLDOWN_SECONDS must be >= 1")
+        if self.report_min_room_age_s > self.recent_ttl_s:
+            # report.lua learns an ended room's age from the recent-partner key's TTL, which
+            # says nothing once the key has expired (lua/report.lua's header).
+            raise SettingsError("REPORT_MIN_ROOM_AGE_SECONDS must not exceed RECENT_TTL_SECONDS")
 
     def _check_rtc(self) -> None:
         """ICE settings are checked at cold start, not when the first pair is announced."""
@@ -428,6 +470,23 @@ class Settings:
                 else defaults.text_filter_allow
             ),
             reports_max=_int(env, "REPORTS_MAX", defaults.reports_max),
+            reports_table=env.get("REPORTS_TABLE") or None,
+            dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
+            reports_retention_days=_int(
+                env, "REPORTS_RETENTION_DAYS", defaults.reports_retention_days, 0
+            ),
+            reports_per_user_hour=_int(
+                env, "REPORTS_PER_USER_PER_HOUR", defaults.reports_per_user_hour, 0
+            ),
+            reports_per_source_hour=_int(
+                env, "REPORTS_PER_SOURCE_PER_HOUR", defaults.reports_per_source_hour, 0
+            ),
+            report_min_room_age_s=_int(
+                env, "REPORT_MIN_ROOM_AGE_SECONDS", defaults.report_min_room_age_s, 0
+            ),
+            shadow_reporters=_int(env, "SHADOW_REPORTERS", defaults.shadow_reporters, 0),
+            shadow_window_s=_int(env, "SHADOW_WINDOW_SECONDS", defaults.shadow_window_s),
+            shadow_cooldown_s=_int(env, "SHADOW_COOLDOWN_SECONDS", defaults.shadow_cooldown_s),
             rtc_enabled=_bool(env, "RTC_ENABLED", defaults.rtc_enabled),
             rtc_relay_only=_bool(env, "RTC_RELAY_ONLY", defaults.rtc_relay_only),
             ice_servers=env.get("ICE_SERVERS") or defaults.ice_servers,

@@ -1,4 +1,5 @@
-"""The ops API: a FastAPI app, read-only, served on Lambda through Mangum.
+"""The ops API: a FastAPI app, served on Lambda through Mangum. It reads (Redis, the report
+store); its one write is lifting a user's shadow flag (``DELETE /shadow/{user_id}``).
 
 Works at the root (the ops HTTP API) and mounted under a prefix (``pairchat dev`` mounts it
 at ``/ops``): the dashboard page and the OpenAPI docs use relative URLs and ``root_path``.
@@ -13,8 +14,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 
+from pairchat.adapters.reports_table import ReportStoreUnavailable
 from pairchat_ops.pools import UnknownPool
-from pairchat_ops.routers import health, queues, reports, rooms, stats, users
+from pairchat_ops.routers import health, queues, reports, rooms, shadow, stats, users
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -25,6 +27,10 @@ async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _report_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=503, content={"detail": f"report store unavailable: {exc}"})
+
+
 async def _unknown_pool(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": f"unknown pool: {exc}"})
 
@@ -33,12 +39,13 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="pairchat ops",
         version="1",
-        summary="Read-only view of pairchat's Redis: queues, rooms, users, match statistics.",
+        summary="pairchat's queues, rooms, users, match statistics, reports and shadow pool.",
     )
-    for module in (health, stats, queues, rooms, users, reports):
+    for module in (health, stats, queues, rooms, users, reports, shadow):
         app.include_router(module.router)
     app.add_exception_handler(RedisError, _redis_unavailable)
     app.add_exception_handler(UnknownPool, _unknown_pool)
+    app.add_exception_handler(ReportStoreUnavailable, _report_store_unavailable)
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

@@ -1,7 +1,8 @@
 """FastAPI dependencies of the ops API, as ``Annotated`` aliases tests can override.
 
 Override :func:`get_settings` and :func:`get_redis` (``app.dependency_overrides``) to point
-the app at a test Redis; everything else is derived from those two.
+the app at a test Redis, and :func:`get_report_store` at a test report store; everything else
+is derived from those.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from pairchat.bootstrap import redis_client
+from pairchat.adapters.reports_table import DynamoDbReports
+from pairchat.bootstrap import redis_client, report_store
 from pairchat.settings import Settings
 from pairchat_ops.pools import PoolsReadModel
 from pairchat_ops.readmodel import ReadModel
@@ -39,15 +41,29 @@ def get_redis(settings: SettingsDep) -> Any:
 RedisDep = Annotated[Any, Depends(get_redis)]
 
 
-def get_read_model(settings: SettingsDep, client: RedisDep) -> ReadModel:
-    return ReadModel(client, settings)
+@cache
+def _report_store_for(settings: Settings) -> DynamoDbReports | None:
+    return report_store(settings)
+
+
+def get_report_store(settings: SettingsDep) -> DynamoDbReports | None:
+    """The durable report store (``REPORTS_TABLE``), one client per process and settings;
+    None without a table (reports are then read from Redis)."""
+    return _report_store_for(settings)
+
+
+ReportStoreDep = Annotated[DynamoDbReports | None, Depends(get_report_store)]
+
+
+def get_read_model(settings: SettingsDep, client: RedisDep, reports: ReportStoreDep) -> ReadModel:
+    return ReadModel(client, settings, reports=reports)
 
 
 ReadModelDep = Annotated[ReadModel, Depends(get_read_model)]
 
 
-def get_pools(settings: SettingsDep, client: RedisDep) -> PoolsReadModel:
-    return PoolsReadModel(client, settings)
+def get_pools(settings: SettingsDep, client: RedisDep, reports: ReportStoreDep) -> PoolsReadModel:
+    return PoolsReadModel(client, settings, reports=reports)
 
 
 PoolsDep = Annotated[PoolsReadModel, Depends(get_pools)]

@@ -69,6 +69,7 @@ class PoolSummary(BaseModel):
     matches_last_minute: int
     matches_last_hour: int
     waiter_wait_last_hour: Percentiles
+    shadowed: int = 0
 
 
 class Stats(BaseModel):
@@ -82,6 +83,7 @@ class Stats(BaseModel):
     live_sessions: Count
     last_minute: Window
     last_hour: Window
+    shadowed: int = Field(default=0, description="users in the shadow pool now (GET /shadow)")
     pools: list[PoolSummary] = Field(
         default_factory=list, description="with every pool's totals: one line per pool"
     )
@@ -188,6 +190,35 @@ class Report(BaseModel):
 
 
 class Reports(BaseModel):
-    total: int
+    total: int | None = Field(
+        description="reports in the Redis stream when no durable store is configured; null "
+        "with the store (DynamoDB does not count a table cheaply)"
+    )
     reports: list[Report]
     next_before: str | None = Field(description="pass as ?before= for the next (older) page")
+    pending: int = Field(
+        default=0,
+        description="accepted reports whose write to the durable store failed, waiting in "
+        "Redis for the sweeper (not in this list until then); 0 without a store",
+    )
+
+
+class ShadowedUser(BaseModel):
+    user_id: str
+    until_ms: int = Field(description="when the cooldown ends (Redis time, ms)")
+    remaining_ms: int
+    reporters: int = Field(description="distinct reporters (by address) within the window")
+
+
+class ShadowPage(BaseModel):
+    pool: str
+    total: int = Field(description="users shadowed in this pool now")
+    offset: int
+    limit: int
+    next_offset: int | None
+    users: list[ShadowedUser] = Field(description="the latest-flagged first")
+
+
+class Lifted(BaseModel):
+    user_id: str
+    pools: list[str] = Field(description="the pools where the user's shadow flag was lifted")

@@ -17,18 +17,22 @@ from typing import Any
 
 from redis.crc import key_slot
 
+from pairchat.adapters.reports_table import DynamoDbReports
 from pairchat.settings import Settings
 from pairchat_ops.models import (
     Count,
     Health,
+    Lifted,
     MinutePoint,
     Percentiles,
     PoolInfo,
     PoolSummary,
     QueueLength,
+    Report,
     Reports,
     Room,
     Series,
+    ShadowPage,
     Stats,
     User,
     Window,
@@ -79,14 +83,21 @@ def _weighted(minutes: Sequence[Minute], share: float = 1.0) -> tuple[list[Any],
 
 class PoolsReadModel:
     def __init__(
-        self, client: Any, settings: Settings, scan_budget: int = 5000, scan_count: int = 1000
+        self,
+        client: Any,
+        settings: Settings,
+        scan_budget: int = 5000,
+        scan_count: int = 1000,
+        reports: DynamoDbReports | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.scan_budget = scan_budget
         self.scan_count = scan_count
+        #: The durable report store (None: each pool's Redis stream).
+        self.report_store = reports
         self.models = {
-            pool: ReadModel(client, settings, scan_budget, scan_count, pool)
+            pool: ReadModel(client, settings, scan_budget, scan_count, pool, reports)
             for pool in settings.pools
         }
 
@@ -228,6 +239,7 @@ class PoolsReadModel:
                     matches_last_minute=round(last_minute),
                     matches_last_hour=round(last_hour),
                     waiter_wait_last_hour=weighted_summary(ww),
+                    shadowed=m.shadow.count(now),
                 )
             )
         rooms_all = [census[p][0] for p in self.models]
@@ -249,6 +261,7 @@ class PoolsReadModel:
                 wait=weighted_summary(wait_h),
                 waiter_wait=weighted_summary(waiter_h),
             ),
+            shadowed=sum(s.shadowed for s in summaries),
             pools=summaries,
         )
 
@@ -304,27 +317,43 @@ class PoolsReadModel:
     def reports(
         self, before: str | None = None, limit: int = 50, pool: str | None = None
     ) -> Reports:
-        """Newest first across the pools' streams (each page merges a page of each). Ids are
-        Redis times, so two pools can hold the same id: a page never ends between reports of
-        one id (it takes them all), so ``before=<last id>`` skips none. Reports of one
-        millisecond in different pools come in pool order."""
+        """Newest first across the pools (each page merges a page of each). Report ids of
+        the durable store sort by time as strings and differ between pools. Ids of the Redis
+        streams (no store) are Redis times, so two pools can hold the same id: a page never
+        ends between reports of one id (it takes them all), so ``before=<last id>`` skips
+        none; reports of one millisecond in different pools come in pool order."""
         models = self._selected(pool)
         pages = [m.reports(before, limit) for m in models]
         order = {m.pool: i for i, m in enumerate(models)}
-        merged = sorted(
-            (r for page in pages for r in page.reports),
-            key=lambda r: (_stream_id(r.id), -order[r.pool]),
-            reverse=True,
-        )
+
+        def newest(r: Report) -> tuple[Any, int]:
+            when = r.id if self.report_store is not None else _stream_id(r.id)
+            return (when, -order[r.pool])
+
+        merged = sorted((r for page in pages for r in page.reports), key=newest, reverse=True)
         page = merged[:limit]
         while page and len(page) < len(merged) and merged[len(page)].id == page[-1].id:
             page.append(merged[len(page)])
         more = len(merged) > len(page) or any(p.next_before for p in pages)
+        totals = [p.total for p in pages]
         return Reports(
-            total=sum(p.total for p in pages),
+            total=None if None in totals else sum(t or 0 for t in totals),
             reports=page,
             next_before=page[-1].id if more and page else None,
+            pending=sum(p.pending for p in pages),
         )
+
+    # -- the shadow pool ------------------------------------------------------------------------
+
+    def shadowed(self, pool: str | None = None, offset: int = 0, limit: int = 50) -> ShadowPage:
+        """One pool's shadowed users (None: the first pool): a page is one pool's."""
+        return self.model(pool).shadowed(offset, limit)
+
+    def lift(self, user_id: str, pool: str | None = None) -> Lifted:
+        """Lifts ``user_id``'s shadow flag in ``pool``, or in every pool (a token user keeps
+        its id in every pool, and each pool counts its own reports)."""
+        lifted = [m.pool for m in self._selected(pool) if m.shadow.lift(user_id)]
+        return Lifted(user_id=user_id, pools=lifted)
 
 
 def _sum(counts: list[Count], visited: int) -> Count:

@@ -5,8 +5,10 @@ so their budgets can be compared; the per-pool aggregation lives with it.
 
 Every answer costs a fixed number of round trips and a bounded number of keys, whatever the
 size of the data: queues are read by rank windows (``ZRANGE`` with a limit), recent partners
-with one ``SSCAN`` page, reports with ``XREVRANGE ... COUNT``, and key counts with a SCAN of
-at most ``scan_budget`` keys. Nothing here writes and nothing calls ``KEYS``.
+with one ``SSCAN`` page, reports with one DynamoDB ``Query`` of a page (or, with no durable
+store configured, ``XREVRANGE ... COUNT``), the shadowed users by a score range with a limit,
+and key counts with a SCAN of at most ``scan_budget`` keys. Nothing here writes (lifting a
+shadow flag is :class:`~pairchat.domain.shadow.ShadowPool`'s) and nothing calls ``KEYS``.
 
 Counting rooms and sessions: both expire by TTL, which no script sees, so a counter kept by
 the scripts would drift upward forever. Instead one bounded SCAN samples the keyspace of the
@@ -30,9 +32,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from pairchat.adapters.reports_table import DynamoDbReports
 from pairchat.domain.keys import Keys
 from pairchat.domain.nodes import SlotNode, as_text
 from pairchat.domain.scripts import SCRIPT_NAMES, source
+from pairchat.domain.shadow import ShadowPool
 from pairchat.settings import Settings
 from pairchat_ops.models import (
     Count,
@@ -47,6 +51,8 @@ from pairchat_ops.models import (
     Room,
     Series,
     Session,
+    ShadowedUser,
+    ShadowPage,
     Stats,
     User,
     Waiter,
@@ -106,6 +112,7 @@ class ReadModel:
         scan_budget: int = 5000,
         scan_count: int = 1000,
         pool: str | None = None,
+        reports: DynamoDbReports | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -114,6 +121,9 @@ class ReadModel:
         self.node = SlotNode(client, self.keys.reports())
         self.scan_budget = scan_budget
         self.scan_count = scan_count
+        #: The durable report store; None: reports are read from the Redis stream.
+        self.report_store = reports
+        self.shadow = ShadowPool(client, self.keys, settings.shadow_window_s * 1000)
 
     # -- health -------------------------------------------------------------------------------
 
@@ -224,6 +234,7 @@ class ReadModel:
             live_sessions=sessions,
             last_minute=window(last_minute, waits[-2:]),
             last_hour=window(last_hour, waits),
+            shadowed=self.shadow.count(now),
         )
 
     def depths(self, first: int, last: int) -> list[dict[str, int] | None]:
@@ -402,9 +413,45 @@ class ReadModel:
 
     # -- reports ------------------------------------------------------------------------------
 
-    def reports(self, before: str | None = None, limit: int = 50) -> Reports:
-        """Newest first; ``before`` is the id of the last report of the previous page."""
+    def shadowed(self, offset: int = 0, limit: int = 50) -> ShadowPage:
+        """The shadowed users of this pool, the latest-flagged first, a page at a time."""
         limit = max(1, min(limit, MAX_PAGE))
+        offset = max(0, offset)
+        total, users = self.shadow.page(self.node.time_ms(), offset, limit)
+        end = offset + limit
+        return ShadowPage(
+            pool=self.pool,
+            total=total,
+            offset=offset,
+            limit=limit,
+            next_offset=end if end < total else None,
+            users=[ShadowedUser(**vars(u)) for u in users],
+        )
+
+    def reports(self, before: str | None = None, limit: int = 50) -> Reports:
+        """Newest first; ``before`` is the id of the last report of the previous page. From
+        the durable store when one is configured (one ``Query``), else the Redis stream."""
+        limit = max(1, min(limit, MAX_PAGE))
+        if self.report_store is not None:
+            records, more = self.report_store.page(self.pool, before, limit)
+            reports = [
+                Report(
+                    pool=self.pool,
+                    id=r.id,
+                    reporter=r.reporter,
+                    reported=r.reported,
+                    room_id=r.room_id,
+                    reason=r.reason,
+                    ts=r.ts_ms,
+                )
+                for r in records
+            ]
+            return Reports(
+                total=None,
+                reports=reports,
+                next_before=reports[-1].id if more and reports else None,
+                pending=int(self.client.xlen(self.keys.reports())),
+            )
         key = self.keys.reports()
         pipe = self.client.pipeline(transaction=False)
         pipe.xlen(key)

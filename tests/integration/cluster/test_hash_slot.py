@@ -133,6 +133,9 @@ def _settings(port: int, **overrides: Any) -> Settings:
         "redis_cluster": True,
         "key_prefix": PREFIX,
         "management_endpoint": "http://unused.invalid",
+        # Tests here report in the millisecond they pair (integration/lua/test_report.py
+        # covers the minimum room age).
+        "report_min_room_age_s": 0,
     }
     base.update(overrides)
     return Settings(**base)

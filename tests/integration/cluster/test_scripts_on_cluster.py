@@ -25,7 +25,8 @@ __all__ = ["cluster", "cluster_ports"]
 
 
 def test_hardening_scripts_on_a_cluster(cluster: RedisCluster, cluster_ports: list[int]) -> None:
-    settings = _settings(cluster_ports[2], rate_messages=3)
+    # One report shadows: report.lua's reporters, shadow and shadowed keys run here too.
+    settings = _settings(cluster_ports[2], rate_messages=3, shadow_reporters=1)
     notifier = RecordingNotifier()
     svc = ChatService(ChatStore(redis_client(settings), settings), notifier, settings)
     svc.connect("a", "alice", authenticated=True)
@@ -57,3 +58,5 @@ def test_hardening_scripts_on_a_cluster(cluster: RedisCluster, cluster_ports: li
     assert sum(1 for keys in nodes.values() if keys) == 1
     assert cluster.hget(svc.store.keys.session("alice"), "send.c")  # counters in the session
     assert any(k.endswith("reports") for keys in nodes.values() for k in keys)
+    for key in (":shadow:alice", ":reporters:alice", ":shadowed", ":rate:report:bob"):
+        assert any(k.endswith(key) for keys in nodes.values() for k in keys), key

@@ -41,9 +41,9 @@ def test_an_error_in_the_script_body_names_the_script_line(
     store.open_session("cb", "ub")
     store.match("ca", "join", "male", "any", "r1")
     assert store.match("cb", "join", "female", "any", "r2").matched
-    redis_client.set(store.keys.reports(), "not a stream")
+    redis_client.set(store.keys.reporters("ub"), "not a sorted set")
     with pytest.raises(ResponseError) as caught:
-        store.report("ca", "spam")
-    line = line_of("report.lua", "redis.call('XADD'")
+        store.report("ca")
+    line = line_of("report.lua", "redis.call('ZREMRANGEBYSCORE', rk")
     assert f"(report.lua:{line})" in str(caught.value)
     assert "user_script:" in str(caught.value)  # Redis's own number is kept beside it

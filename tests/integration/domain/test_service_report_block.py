@@ -7,22 +7,31 @@ import json
 import pytest
 
 from pairchat.domain.errors import NoPartner, SessionExpired
+from pairchat.domain.reports import REPORT_ID
 from pairchat.domain.service import ChatService
 from pairchat.handlers import ws
-from tests.conftest import RecordingNotifier
+from tests.conftest import RecordingNotifier, RecordingReports
 from tests.support import load_event, pair
 
 pytestmark = pytest.mark.integration
 
 
-def reports(service: ChatService) -> list[dict[str, str]]:
-    entries = service.store.client.xrange(service.store.keys.reports())
-    return [fields for _id, fields in entries]
+@pytest.fixture
+def store_of_reports() -> RecordingReports:
+    return RecordingReports()
+
+
+@pytest.fixture
+def reporting(service: ChatService, store_of_reports: RecordingReports) -> ChatService:
+    """The service with a durable report store (an in-memory one)."""
+    service.reports = store_of_reports
+    return service
 
 
 def test_report_in_a_room_records_both_users_and_the_room(
-    service: ChatService, notifier: RecordingNotifier
+    reporting: ChatService, notifier: RecordingNotifier, store_of_reports: RecordingReports
 ) -> None:
+    service = reporting
     ua, ub = pair(service, "a", "b")
     rid = notifier.last("a")["roomId"]
     forged = {
@@ -35,34 +44,43 @@ def test_report_in_a_room_records_both_users_and_the_room(
         "connectionId": "zzz",
     }
     assert ws.handle_message(load_event("report", "a", forged), service) == {"statusCode": 200}
-    [entry] = reports(service)
-    assert entry["reporter"] == ua and entry["reported"] == ub and entry["roomId"] == rid
-    assert entry["reason"] == "spam" and int(entry["ts"]) > 0
+    [entry] = store_of_reports.all()
+    assert (entry.reporter, entry.reported, entry.room_id) == (ua, ub, rid)
+    assert entry.reason == "spam" and entry.ts_ms > 0 and entry.pool == "default"
+    assert REPORT_ID.match(entry.id) and entry.id.startswith(f"{entry.ts_ms:013d}-")
     assert notifier.last("a") == {**notifier.last("a"), "type": "reported", "roomId": rid}
-    # the room is untouched by a report
+    # the room is untouched by a report, and Redis keeps no copy of the reason
     assert service.store.client.hgetall(service.store.keys.room(rid))["a"] == ua
+    assert not service.store.client.exists(service.store.keys.reports())
 
 
 def test_report_after_the_partner_left_targets_the_just_left_partner(
-    service: ChatService, notifier: RecordingNotifier
+    reporting: ChatService, notifier: RecordingNotifier, store_of_reports: RecordingReports
 ) -> None:
+    service = reporting
     ua, ub = pair(service, "a", "b")
     rid = notifier.last("a")["roomId"]
     service.next("b")  # b moves on; a gets partner_left
     assert notifier.last("a")["type"] == "partner_left"
     service.report("a", "rude")
     service.report("a", "rude again")  # one report per room and reporter
-    assert reports(service) == [
-        {
-            "reporter": ua,
-            "reported": ub,
-            "roomId": rid,
-            "reason": "rude",
-            "ts": reports(service)[0]["ts"],
-        }
-    ]
+    assert notifier.types("a")[-2:] == ["reported", "reported"]
+    [entry] = store_of_reports.all()
+    assert (entry.reporter, entry.reported, entry.room_id, entry.reason) == (ua, ub, rid, "rude")
     service.report("b", "")  # b can report a too (its last partner)
-    assert reports(service)[-1]["reporter"] == ub and reports(service)[-1]["reported"] == ua
+    assert [(r.reporter, r.reported) for r in store_of_reports.all()] == [(ua, ub), (ub, ua)]
+
+
+def test_without_a_report_store_reports_stay_in_the_capped_redis_stream(
+    service: ChatService, notifier: RecordingNotifier
+) -> None:
+    """No REPORTS_TABLE (a stack without DynamoDB): the old behaviour, one stream entry per
+    report."""
+    ua, ub = pair(service, "a", "b")
+    service.report("a", "spam")
+    [(_, entry)] = service.store.client.xrange(service.store.keys.reports())
+    assert (entry["reporter"], entry["reported"], entry["reason"]) == (ua, ub, "spam")
+    assert REPORT_ID.match(entry["id"])
 
 
 def test_report_and_block_without_a_partner_are_refused(service: ChatService) -> None:
@@ -72,7 +90,7 @@ def test_report_and_block_without_a_partner_are_refused(service: ChatService) ->
         service.report("a", "x")
     with pytest.raises(NoPartner):
         service.block("a")
-    assert reports(service) == []
+    assert not service.store.client.exists(service.store.keys.reports())
     assert not service.store.client.exists(service.store.keys.blocks("u-a"))
     with pytest.raises(SessionExpired):
         service.block("nobody")

@@ -123,8 +123,14 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
             # Rate limits are off: they depend on the wall clock, which would make a failing
             # example irreproducible (test_rate_limits.py covers them).
             # Relaxation an hour away: only the `relax` operation lets it pass, for one user.
+            # Report quotas are wall-clock limits too, and shadowing (3 reporters) would move
+            # users to queues of their own, which the pairing invariants here do not model
+            # (tests/integration/lua/test_report.py and test_shadow_pool.py cover both).
             self.settings = replace(
                 base,
+                reports_per_user_hour=0,
+                reports_per_source_hour=0,
+                shadow_reporters=0,
                 rematch_attempts=USERS,
                 match_scan_window=USERS,
                 rate_joins=0,

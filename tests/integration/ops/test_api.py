@@ -193,7 +193,8 @@ def test_user_shows_session_room_queue_and_recent_partners(
 def test_reports_are_paged_newest_first(
     api: TestClient, redis_client: redis.Redis, settings: Settings
 ) -> None:
-    assert api.get("/reports").json() == {"total": 0, "reports": [], "next_before": None}
+    empty = {"total": 0, "reports": [], "next_before": None, "pending": 0}
+    assert api.get("/reports").json() == empty
     key = Keys(settings.key_prefix).reports()
     ids = [
         redis_client.xadd(
@@ -222,6 +223,8 @@ def test_openapi_lists_every_route_and_docs_are_served(api: TestClient) -> None:
         "/rooms/{room_id}",
         "/users/{user_id}",
         "/reports",
+        "/shadow",
+        "/shadow/{user_id}",
     ]:
         assert path in spec["paths"], path
     assert "swagger-ui" in api.get("/docs").text

@@ -49,3 +49,21 @@ def test_a_different_body_or_key_changes_the_signature() -> None:
     other = Credentials("AKIDEXAMPLE", "other")
     assert sigv4_headers(*args, other, NOW)["authorization"] != base
     assert "secret" not in repr(creds)
+
+
+@pytest.mark.parametrize("token", [None, "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJH"])
+def test_signed_extra_headers_match_botocore_for_dynamodb(token: str | None) -> None:
+    """The report store's PutItem/Query requests sign DynamoDB's target and content type."""
+    creds = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+    host, body = "dynamodb.eu-west-1.amazonaws.com", b'{"TableName":"t","Item":{}}'
+    extra = {
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": "DynamoDB_20120810.PutItem",
+    }
+    ours = sigv4_headers("POST", host, "/", body, "eu-west-1", "dynamodb", creds, NOW, extra)
+    request = AWSRequest(method="POST", url=f"https://{host}/", data=body, headers=dict(extra))
+    boto = BotoCredentials(creds.access_key_id, creds.secret_access_key, creds.session_token)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=NOW.replace(tzinfo=None)):
+        SigV4Auth(boto, "dynamodb", "eu-west-1").add_auth(request)
+    assert ours["authorization"] == request.headers["Authorization"]
+    assert "x-amz-target" in ours["authorization"] and ours["x-amz-target"] == extra["x-amz-target"]

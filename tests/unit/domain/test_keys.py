@@ -37,7 +37,8 @@ PINS: dict[str, tuple[tuple[object, ...], str]] = {
     "relax_key": ((), K.relax()),
     "pool_key": ((), K.pool()),
     "online_key": ((), K.online()),
-    "reports_key": ((), K.reports()),
+    "reporters_key": (("u",), K.reporters("u")),
+    "shadowed_key": ((), K.shadowed()),
     "stats_matches_key": ((29000000,), K.stats_matches(29000000)),
     "stats_waits_key": ((29000000,), K.stats_waits(29000000)),
 }
@@ -49,6 +50,7 @@ PYTHON_ONLY = {
     "stats_depth": "queue-depth samples, written by the Python sweeper",
     "queue_by_name": "pinned through queue_key (same argument)",
     "swept": "the list the sweeper walks (built from the pinned builders)",
+    "reports": "the stream of reports not yet in the report store (Python parks and drains it)",
 }
 
 
@@ -114,7 +116,8 @@ def test_every_builder_is_pinned_and_every_key_has_a_builder() -> None:
         "relax",
         "pool",
         "online",
-        "reports",
+        "reporters",
+        "shadowed",
         "stats_matches",
         "stats_waits",
     }

@@ -39,11 +39,18 @@ def test_every_ops_route_carries_the_authorizer(template: dict[str, Any]) -> Non
                 if event["Type"] in ("HttpApi", "Api"):
                     assert event["Properties"].get("ApiId") == {"Ref": "OpsHttpApi"}, event_name
                     assert event["Properties"]["Auth"]["Authorizer"] == "AWS_IAM", event_name
-                    routes.append((name, event["Properties"]["Path"]))
+                    routes.append(
+                        (name, event["Properties"]["Path"], event["Properties"]["Method"])
+                    )
         if resource["Type"] == "AWS::ApiGatewayV2::Route":
             api = resource["Properties"]["ApiId"]
             assert api != {"Ref": "OpsHttpApi"}, f"{name}: ops routes are declared as events"
-    assert sorted(routes) == [("OpsFunction", "/"), ("OpsFunction", "/{proxy+}")]
+    # Reads, and one write: lifting a shadow flag.
+    assert sorted(routes) == [
+        ("OpsFunction", "/", "GET"),
+        ("OpsFunction", "/shadow/{user_id}", "DELETE"),
+        ("OpsFunction", "/{proxy+}", "GET"),
+    ]
 
 
 def test_functions_point_at_the_ops_entry_points(template: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from pairchat_tools import devstate
 from pairchat_tools.devstate import redact
 from pairchat_tools.local import logs
+from pairchat_tools.local.dynamodb import PATH as DYNAMODB_PATH
 from pairchat_tools.local.embedded_redis import (
     MODES,
     EmbeddedRedisError,
@@ -40,6 +41,9 @@ from pairchat_tools.local.template_wiring import Wiring, WiringError, default_te
 from pairchat_tools.rlimit import raise_fd_limit
 
 log = logging.getLogger("pairchat_tools.local.dev")
+
+#: The local report store's table name (template.yaml's ReportsTable has a generated one).
+LOCAL_REPORTS_TABLE = "pairchat-local-reports"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -141,6 +145,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-ops", action="store_true", help="do not mount the ops app at /ops")
     parser.add_argument(
+        "--reports-db",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="SQLite file of the local report store (the DynamoDB table in AWS), kept after "
+        "the stack stops; default: a file in the state directory, removed at stop like the "
+        "private Redis",
+    )
+    parser.add_argument(
         "--sweep-every",
         type=float,
         default=60.0,
@@ -199,6 +212,10 @@ def handler_environment(
             # one machine connect over host candidates, no STUN or TURN needed, and each
             # user still consents in the page. --env RTC_ENABLED=false turns them off.
             "RTC_ENABLED": "true",
+            # The report store: this stack's DynamoDB-compatible endpoint (local/dynamodb.py)
+            # instead of the template's table, so the handlers' code is the Lambda code.
+            "REPORTS_TABLE": LOCAL_REPORTS_TABLE,
+            "DYNAMODB_ENDPOINT": f"{endpoint}{DYNAMODB_PATH}",
         }
     )
     env.update(extra)
@@ -255,6 +272,7 @@ def _banner(
     ops: bool,
     pools: tuple[str, ...],
     state: Path | str,
+    reports: Path | None = None,
 ) -> str:
     base = f"http://{url_host}:{port}"
     lines = [
@@ -273,6 +291,12 @@ def _banner(
         + f" from {wiring.template}",
         f"  Pools           {', '.join(pools)} (?pool=<name> on the WebSocket URL)",
         f"  State file      {state} (pairchat inspect, sweep and bots read it)",
+    ]
+    if reports is not None:
+        lines.append(
+            f"  Reports         {reports} (the report store: DynamoDB API at /_aws/dynamodb)"
+        )
+    lines += [
         "  Press Ctrl-C to stop.",
         "",
     ]
@@ -383,6 +407,8 @@ def stack_record(
         rate_joins=settings.rate_joins,
         rate_messages=settings.rate_messages,
         rate_window_s=settings.rate_window_s,
+        reports_table=settings.reports_table,
+        dynamodb_endpoint=settings.dynamodb_endpoint,
     )
 
 
@@ -410,6 +436,7 @@ def _serve(
         return 2
     ops = _ops_app(args.no_ops)
     record = stack_record(url_host, port, redis, ops is not None, os.environ)
+    store = _report_store(args.reports_db, keys)
     state_path: Path | None = None
 
     sweeper = ScheduledSweeper(args.sweep_every) if args.sweep_every > 0 else None
@@ -424,7 +451,8 @@ def _serve(
         except OSError as exc:
             where = f"not recorded: {exc}"
             log.warning("could not write the state file the CLI reads: %s", exc)
-        banner = _banner(url_host, port, redis, wiring, ops is not None, pools, where)
+        reports = store.tables.path if store is not None else None
+        banner = _banner(url_host, port, redis, wiring, ops is not None, pools, where, reports)
         if keys is not None:  # bound beyond loopback: how to sign Management API requests
             key = f"  Management key  SigV4, access key {keys[0]}, secret {keys[1]} (this run only)"
             banner = f"{banner.rstrip()}\n{key}\n"
@@ -450,6 +478,7 @@ def _serve(
                 max(0, args.max_in_flight),
             ),
             pools=pools,
+            dynamodb=store,
         ),
         on_ready=ready,
     )
@@ -483,4 +512,24 @@ def _serve(
             sweeper.stop()
         # Before Redis stops: a CLI that reads the file then must not find a dying stack.
         devstate.remove(state_path)
+        if store is not None:
+            store.tables.close()
+            if args.reports_db is None:  # this run's own file, as private as its Redis
+                devstate.remove(store.tables.path)
     return 0 if server.started else 1
+
+
+def _report_store(path: Path | None, keys: tuple[str, str] | None) -> Any:
+    """The local report store the handlers' ``REPORTS_TABLE`` names, in a SQLite file
+    (``--reports-db``, else this run's own file in the state directory); None when the
+    handlers were configured without a table (``--env REPORTS_TABLE=``)."""
+    from pairchat_tools.local.dynamodb import DynamoDbEndpoint, ReportTables
+
+    table = os.environ.get("REPORTS_TABLE")
+    if not table:
+        return None
+    if path is None:
+        directory = devstate.state_dir()
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory / f"reports-{os.getpid()}.sqlite3"
+    return DynamoDbEndpoint(ReportTables(path, [table]), keys)

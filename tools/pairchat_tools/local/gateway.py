@@ -14,6 +14,8 @@ the Management API, invokers, the authorizer and throttling live in sibling modu
   API Gateway's ``Internal server error`` frame, nothing more.
 - ``/@connections/{id}`` (also ``/{stage}/@connections/{id}``): the Management API
   (``management_api.py``), so the handlers' stock clients work with only their endpoint set.
+- ``/_aws/dynamodb``: a DynamoDB-compatible endpoint for the report store (``dynamodb.py``),
+  when the stack serves one.
 - Anything else: the chat page, and the ops app under ``/ops`` when it is installed.
 
 The hot paths (frames in, ``POST @connections`` out) are plain ASGI with no framework
@@ -33,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from pairchat_tools.local import authorizer
+from pairchat_tools.local.dynamodb import PATH as DYNAMODB_PATH
+from pairchat_tools.local.dynamodb import DynamoDbEndpoint
 from pairchat_tools.local.events import Connection, EventShaper, new_id, select_route
 from pairchat_tools.local.guard import request_host
 from pairchat_tools.local.invokers import Invoker, ThreadInvoker
@@ -86,6 +90,8 @@ class GatewayOptions:
     throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
     #: The matching pools (``POOLS``), served as ``/pools.json`` for the chat page's select.
     pools: tuple[str, ...] = ()
+    #: The report store's DynamoDB-compatible endpoint, served at ``/_aws/dynamodb``.
+    dynamodb: DynamoDbEndpoint | None = None
 
 
 def make_invoker(wiring: Wiring, options: GatewayOptions) -> Invoker:
@@ -146,6 +152,10 @@ class Gateway:
             i = path.find("/@connections/")
             if i == 0 or (i > 0 and path[1:i] == self.stage):
                 await self.management(scope, receive, send, path[i + 14 :])
+                return
+            dynamodb = self.options.dynamodb
+            if dynamodb is not None and path.rstrip("/") == DYNAMODB_PATH:
+                await dynamodb(scope, receive, send)
                 return
             await self._fallback(scope, receive, send)
             return

@@ -193,11 +193,13 @@ def sigv4_headers(
     service: str,
     credentials: Credentials,
     now: datetime.datetime | None = None,
+    signed: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """AWS Signature Version 4 headers for a request with no query string.
 
     ``path`` is the request path as sent (already percent-encoded); as for every service
-    but S3, the canonical URI encodes it once more.
+    but S3, the canonical URI encodes it once more. ``signed``: more headers to sign and send
+    (DynamoDB's ``x-amz-target`` and ``content-type``), returned with the others.
     tests/unit/adapters/test_management_sigv4.py checks the result against botocore's signer.
     """
     from urllib.parse import quote
@@ -205,7 +207,8 @@ def sigv4_headers(
     now = now or datetime.datetime.now(datetime.UTC)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     day = amz_date[:8]
-    headers = {"host": host, "x-amz-date": amz_date}
+    headers = {k.lower(): v for k, v in (signed or {}).items()}
+    headers.update({"host": host, "x-amz-date": amz_date})
     if credentials.session_token:
         headers["x-amz-security-token"] = credentials.session_token
     names = sorted(headers)

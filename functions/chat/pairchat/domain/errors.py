@@ -86,6 +86,14 @@ class NoPartner(PairchatError):
     status = 409
 
 
+class TooSoon(PairchatError):
+    """``report`` about a room younger than ``REPORT_MIN_ROOM_AGE_SECONDS``: nothing counted."""
+
+    code = "too_soon"
+    default_message = "This chat has only just started: report it after a few more seconds."
+    status = 409
+
+
 class PartnerAway(PairchatError):
     code = "partner_away"
     default_message = "Your partner is reconnecting; the message was not delivered."
@@ -113,6 +121,7 @@ _BY_CODE: dict[str, type[PairchatError]] = {
         Unavailable,
         RateLimited,
         NoPartner,
+        TooSoon,
         PartnerAway,
     )
 }

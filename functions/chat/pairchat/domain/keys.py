@@ -102,16 +102,30 @@ class Keys:
 
     def rate(self, kind: str, user_id: str) -> str:
         """Hash: the sliding-window counts of ``kind`` events of one subject without a
-        session (``conn-src``, ``join-src``: a client address): ``i`` (the current fixed
-        window's index), ``c`` (its count), ``p`` (the previous window's count). A user's own
-        counters (``join``, ``send``, ``leave``, ``block``, ``typing``) are the same three
-        fields in its session hash, ``<kind>.i`` etc., read with the session
-        (lua/includes/rate_limit.lua)."""
+        session (``conn-src``, ``join-src``, ``report-src``: a client address), or whose
+        window outlives a session (``report``: a reporter's hourly quota, which a reconnect
+        must not reset): ``i`` (the current fixed window's index), ``c`` (its count), ``p``
+        (the previous window's count). A user's own per-minute counters (``join``, ``send``,
+        ``leave``, ``block``, ``typing``) are the same three fields in its session hash,
+        ``<kind>.i`` etc., read with the session (lua/includes/rate_limit.lua)."""
         return f"{self.prefix}rate:{kind}:{user_id}"
 
     def reports(self) -> str:
-        """Stream of abuse reports (reporter, reported, roomId, reason, ts) for moderators."""
+        """Stream of accepted reports not (yet) in the durable report store (``id``,
+        ``reporter``, ``reported``, ``roomId``, ``reason``, ``ts``): those whose write failed,
+        until the sweeper moves them, or every report when no store is configured. Capped
+        near ``REPORTS_MAX``. Python alone writes and reads it."""
         return f"{self.prefix}reports"
+
+    def reporters(self, user_id: str) -> str:
+        """Sorted set: the address keys of who reported ``user_id`` (a reporter's ``u:<id>``
+        when its address is unknown), scored by time (ms), trimmed to the shadow window."""
+        return f"{self.prefix}reporters:{user_id}"
+
+    def shadowed(self) -> str:
+        """Sorted set of the shadowed users (:meth:`shadow`), scored by their cooldown's end
+        (ms): what ``GET /shadow`` lists. Trimmed when report.lua writes it."""
+        return f"{self.prefix}shadowed"
 
     def sweeper(self) -> str:
         """Hash: the scheduled sweeper's SCAN/ZSCAN cursors, so each run resumes the last."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from pairchat.domain.reports import ReportRecord
+
 
 class Notifier(Protocol):
     """Pushes a frame to a connection: True when delivered, False when the connection is
@@ -19,6 +21,18 @@ class Notifier(Protocol):
 
 class DeliveryFailed(RuntimeError):
     """The Management API failed for a reason other than a gone connection."""
+
+
+class ReportSink(Protocol):
+    """The durable report store (a DynamoDB table in AWS; ``pairchat dev`` serves a local
+    equivalent). ``put`` is idempotent per report id. Raises :class:`ReportNotStored` when
+    the write failed after its bounded retries."""
+
+    def put(self, report: ReportRecord) -> None: ...
+
+
+class ReportNotStored(RuntimeError):
+    """The report store refused or could not be reached (after bounded retries)."""
 
 
 class Telemetry(Protocol):

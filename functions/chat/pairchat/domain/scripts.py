@@ -117,7 +117,7 @@ REPLIES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
         ),
         "matched": (*_PAIRED, "online", "eta_ms", "only_recent", "retry_ms", "stale_removed"),
     },
-    "report": {"ok": ("room_id", "user_id", "reported_id", "entry_id")},
+    "report": {"ok": ("room_id", "user_id", "reported_id", "ts", "reporters", "shadowed")},
     "block": {"ok": ("room_id", "user_id", "blocked_id", "partner_connection")},
     "reap": {
         "alive": ("room_id",),

@@ -18,7 +18,14 @@ from typing import Any
 
 from pairchat.domain.errors import PairchatError
 from pairchat.domain.identity import anonymous_user_id, partner_alias
-from pairchat.domain.ports import DeliveryFailed, Notifier, NullTelemetry, Telemetry
+from pairchat.domain.ports import (
+    DeliveryFailed,
+    Notifier,
+    NullTelemetry,
+    ReportNotStored,
+    ReportSink,
+    Telemetry,
+)
 from pairchat.domain.protocol import (
     Block,
     Command,
@@ -32,6 +39,7 @@ from pairchat.domain.protocol import (
     Typing,
     frame,
 )
+from pairchat.domain.reports import PendingReports, ReportRecord
 from pairchat.domain.rtc import IceConfig
 from pairchat.domain.store import ChatStore, JoinMode, MatchResult, QueueStatus
 from pairchat.domain.textfilter import TextFilter
@@ -92,6 +100,7 @@ class ChatService:
         text_filter: TextFilter | None = None,
         ice: IceConfig | None = None,
         block_mirrors: Sequence[ChatStore] = (),
+        reports: ReportSink | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -105,6 +114,12 @@ class ChatService:
         self.ice = ice or IceConfig(settings)
         #: The stores of the other pools: a token user's block is written into each of them.
         self.block_mirrors = tuple(block_mirrors)
+        #: The durable report store (DynamoDB). None: accepted reports stay in the capped
+        #: Redis stream (``pending``), as before there was a store.
+        self.reports = reports
+        #: Accepted reports not (yet) in ``reports``: parked when a write fails, moved by
+        #: the sweeper (:meth:`store_pending_reports`).
+        self.pending = PendingReports(store.client, store.keys, store.pool, settings.reports_max)
 
     # -- connection lifecycle -------------------------------------------------------------
 
@@ -300,11 +315,63 @@ class ChatService:
             self._drop(target.partner_connection)
 
     def report(self, connection_id: str, reason: str, caller: Caller = UNKNOWN) -> None:
-        """Files a report about the partner the server knows (never one named by the client)."""
-        result = self.store.report(connection_id, reason, caller.user_id)
-        if result.detail:
+        """Files a report about the partner the server knows (never one named by the client).
+        report.lua applies the quotas (per reporter and per ``caller.source`` address,
+        hourly) and the room's minimum age, refusing with ``rate_limited``/``too_soon``
+        before it counts anything, and shadows a user several distinct addresses reported;
+        the reported user is never told. An accepted report goes to the durable store; the
+        reason is stored, never logged."""
+        result = self.store.report(connection_id, caller.source, caller.user_id)
+        if result.accepted:
             self.telemetry.count("Reports")
+            if result.shadowed:
+                self.telemetry.count("UsersShadowed")
+            self._keep_report(
+                ReportRecord.new(
+                    self.store.pool,
+                    result.ts_ms,
+                    result.user_id,
+                    result.reported_id,
+                    result.room_id,
+                    reason,
+                )
+            )
         self._post_or_drop(connection_id, frame("reported", roomId=result.room_id))
+
+    def _keep_report(self, report: ReportRecord) -> None:
+        """Writes an accepted report to the durable store. When the store fails (after its
+        bounded retries) the report is parked in Redis for the sweeper to write later, and
+        the reporter is still told ``reported``: the quota is spent and the report is kept.
+        Logged without content (no ids, no reason); counted as ``ReportStoreFailures``."""
+        if self.reports is None:
+            self.pending.park(report)
+            return
+        try:
+            self.reports.put(report)
+        except ReportNotStored as exc:
+            log.warning("report store failed (%s); report parked in Redis", type(exc).__name__)
+            self.telemetry.count("ReportStoreFailures")
+            self.pending.park(report)
+
+    def store_pending_reports(self, limit: int = 100) -> int:
+        """Moves up to ``limit`` parked reports to the durable store, oldest first; stops at
+        the first failure (the next sweep tries again). Returns how many moved. Two runs at
+        once are harmless: a report written twice is one item (its id)."""
+        if self.reports is None:
+            return 0
+        moved = 0
+        for entry_id, report in self.pending.oldest(limit):
+            try:
+                self.reports.put(report)
+            except ReportNotStored:
+                log.warning("report store still failing; %d parked reports left", len(self.pending))
+                self.telemetry.count("ReportStoreFailures")
+                break
+            self.pending.remove(entry_id)
+            moved += 1
+        if moved:
+            self.telemetry.count("ReportsUnparked", moved)
+        return moved
 
     def block(
         self, connection_id: str, authenticated: bool = False, caller: Caller = UNKNOWN

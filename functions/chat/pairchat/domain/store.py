@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from pairchat.domain.errors import RateLimited, TooSoon
 from pairchat.domain.keys import Keys
 from pairchat.domain.scripts import Reply, ScriptingClient, Scripts
 from pairchat.settings import Settings
@@ -187,14 +188,33 @@ class ConnectResult:
 
 @dataclass(frozen=True)
 class PartnerAction:
-    """What ``report`` or ``block`` acted on, as the server decided it."""
+    """What ``block`` acted on, as the server decided it."""
 
     room_id: str
     user_id: str
     partner_id: str
-    #: report: the stream entry id ('' for a repeated report of the same room);
-    #: block: the connection to tell ``partner_left`` when the block ended a live room.
+    #: The connection to tell ``partner_left`` when the block ended a live room.
     detail: str
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What report.lua decided (lua/report.lua's header)."""
+
+    room_id: str
+    user_id: str
+    reported_id: str
+    #: When the report was accepted (Redis ms); 0 for a repeated report of the same room
+    #: (nothing counted, nothing to store).
+    ts_ms: int
+    #: Distinct reporters of ``reported_id`` within the shadow window (0 for a repeat).
+    reporters: int
+    #: This report shadowed ``reported_id`` (or renewed its cooldown).
+    shadowed: bool
+
+    @property
+    def accepted(self) -> bool:
+        return self.ts_ms > 0
 
 
 @dataclass(frozen=True)
@@ -384,13 +404,42 @@ class ChatStore:
             return None
         return TypingResult(r["room_id"], r["partner_connection"])
 
-    def report(self, connection_id: str, reason: str, user_id: str = "") -> PartnerAction:
-        r = self._run("report", connection_id, reason, self.settings.reports_max, user_id=user_id)
-        return PartnerAction(
+    def report(self, connection_id: str, source: str = "", user_id: str = "") -> ReportResult:
+        """Accepts a report or refuses it (quotas, the room's age), and counts the reporter
+        towards the reported user's shadow flag. ``source``: the client's address as an
+        opaque key ('' unknown); ``user_id``: the authorizer's (KEYS[2]). The reason never
+        reaches Redis here."""
+        s = self.settings
+        try:
+            r = self._run(
+                "report",
+                connection_id,
+                source,
+                s.reports_per_user_hour,
+                s.reports_per_source_hour,
+                s.report_min_room_age_s * 1000,
+                s.recent_ttl_s * 1000,
+                s.shadow_reporters,
+                s.shadow_window_s * 1000,
+                s.shadow_cooldown_s * 1000,
+                user_id=user_id,
+            )
+        except RateLimited:
+            raise RateLimited(
+                "You have sent many reports in the last hour; try again later."
+            ) from None
+        except TooSoon:
+            raise TooSoon(
+                f"This chat has only just started: you can report it once it is "
+                f"{s.report_min_room_age_s} seconds old (or block now)."
+            ) from None
+        return ReportResult(
             room_id=r["room_id"],
             user_id=r["user_id"],
-            partner_id=r["reported_id"],
-            detail=r["entry_id"],
+            reported_id=r["reported_id"],
+            ts_ms=int(r["ts"] or 0),
+            reporters=int(r["reporters"]),
+            shadowed=r["shadowed"] == "1",
         )
 
     def block(self, connection_id: str, user_id: str = "") -> PartnerAction:

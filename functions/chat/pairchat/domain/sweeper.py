@@ -14,7 +14,9 @@ room whose partner's session is gone. Each run therefore
 * records each queue's length (``stats:depth:<minute>``, kept two hours like match.lua's
   per-minute stats): the queue-depth history the ops dashboard charts, one sample a minute.
   Nothing else writes it: the scripts would pay for it on every join, and the ops API is
-  read-only.
+  read-only;
+* writes reports parked in Redis (their write to the durable report store failed) to the
+  store, at most ``max_reports`` a run, oldest first (:meth:`ChatService.store_pending_reports`).
 
 Work per run is bounded: at most ``max_queue_entries`` entries per queue and
 ``max_room_scan`` keys of SCAN work for rooms (``scan_count`` per call; SCAN's MATCH filters on
@@ -61,6 +63,8 @@ class SweepResult:
     passes_completed: int = 0
     #: Queue entries left after this run (the depth sample's total).
     users_waiting: int = 0
+    #: Parked reports written to the durable report store in this run.
+    reports_stored: int = 0
     duration_ms: float = 0.0
     #: Per pool, when the run covered several (:class:`PoolSweeper`); the fields above are
     #: then the totals.
@@ -82,6 +86,7 @@ class Sweeper:
         max_room_scan: int = 50_000,
         page: int = 200,
         scan_count: int = 1000,
+        max_reports: int = 100,
     ) -> None:
         self.service = service
         self.store = service.store
@@ -93,6 +98,7 @@ class Sweeper:
         self.max_room_scan = max_room_scan
         self.page = page
         self.scan_count = scan_count
+        self.max_reports = max_reports
         self.node = SlotNode(self.client, self.keys.sweeper())
 
     def run(self) -> SweepResult:
@@ -110,6 +116,7 @@ class Sweeper:
         new_cursors[ROOMS_CURSOR] = cursor
         result.passes_completed += cursor == 0
         self.client.hset(self.keys.sweeper(), mapping=new_cursors)
+        result.reports_stored = self.service.store_pending_reports(self.max_reports)
         result.duration_ms = round((time.perf_counter() - start) * 1000, 3)
         self._emit(result)
         return result

@@ -1,4 +1,5 @@
-"""Abuse reports from the ``reports`` stream, newest first."""
+"""Abuse reports, newest first: from the durable report store (DynamoDB), or from each
+pool's Redis stream when no store is configured."""
 
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from pairchat_ops.readmodel import MAX_PAGE
 
 router = APIRouter(tags=["reports"])
 
-#: A stream entry id (``<ms>-<seq>``).
-STREAM_ID = r"^\d+-\d+$"
+#: A report id (``<ms>-<16 hex>``, the store's sort key) or a stream entry id (``<ms>-<seq>``).
+REPORT_ID = r"^\d{1,13}-(\d{1,20}|[0-9a-f]{16})$"
 
 
 @router.get("/reports", response_model=Reports)
 def reports(
     pools: PoolsDep,
     pool: PoolQuery = None,
-    before: Annotated[str | None, Query(pattern=STREAM_ID)] = None,
+    before: Annotated[str | None, Query(pattern=REPORT_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> Reports:
     return pools.reports(before, limit, pool)

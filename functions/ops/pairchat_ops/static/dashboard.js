@@ -184,6 +184,7 @@
   function renderStats(stats) {
     renderPools(stats);
     $("users-waiting").textContent = String(stats.users_waiting);
+    $("shadowed").textContent = String(stats.shadowed ?? 0);
     $("active-rooms").textContent = fmtCount(stats.active_rooms);
     $("active-rooms-note").textContent = stats.active_rooms.exact ? "exact" : `estimated from ${stats.active_rooms.sampled_keys} keys`;
     $("live-sessions").textContent = fmtCount(stats.live_sessions);

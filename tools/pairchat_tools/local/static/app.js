@@ -415,6 +415,7 @@
       not_joined: "Pick who you'd like to meet first.",
       unavailable: "We're having a hiccup.",
       rate_limited: "Slow down a little.",
+      too_soon: "It's a little early to report.",
     })[code] || "Something went wrong.";
   }
 
