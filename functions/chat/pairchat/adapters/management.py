@@ -14,11 +14,11 @@ import hashlib
 import hmac
 import logging
 import random
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pairchat.adapters.httppool import ConnectionPool
 from pairchat.domain.ports import DeliveryFailed
 from pairchat.domain.protocol import encode
 
@@ -96,16 +96,14 @@ class SignedHttpNotifier:
         from urllib.parse import urlsplit
 
         url = urlsplit(endpoint_url)
-        self._https = url.scheme == "https"
         self._host = url.netloc
         self._base = url.path.rstrip("/")
         self._region = region
         self._credentials = credentials
-        self._timeout = timeout_s
         self._attempts = max(1, max_attempts)
-        self._pool: list[Any] = []
-        self._pool_size = max_pool_connections
-        self._lock = threading.Lock()
+        self._pool = ConnectionPool(
+            url.netloc, url.scheme == "https", timeout_s, max_pool_connections
+        )
 
     def post(self, connection_id: str, frame: dict[str, Any]) -> bool:
         from urllib.parse import quote
@@ -132,7 +130,7 @@ class SignedHttpNotifier:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        conn = self._checkout()
+        conn = self._pool.checkout()
         try:
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
@@ -143,26 +141,10 @@ class SignedHttpNotifier:
             conn.close()
             raise
         if reusable:
-            self._checkin(conn)
+            self._pool.checkin(conn)
         else:
             conn.close()
         return status
-
-    def _checkout(self) -> Any:
-        with self._lock:
-            if self._pool:
-                return self._pool.pop()
-        import http.client
-
-        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        return cls(self._host, timeout=self._timeout)
-
-    def _checkin(self, conn: Any) -> None:
-        with self._lock:
-            if len(self._pool) < self._pool_size:
-                self._pool.append(conn)
-                return
-        conn.close()
 
 
 @dataclass(frozen=True)

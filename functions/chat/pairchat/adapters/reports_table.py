@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from pairchat.adapters.httppool import ConnectionPool
 from pairchat.adapters.management import Credentials, sigv4_headers
 from pairchat.domain.ports import ReportNotStored
 from pairchat.domain.reports import ReportRecord
@@ -84,17 +84,15 @@ class DynamoDbReports:
 
         url = urlsplit(endpoint or f"https://dynamodb.{region}.amazonaws.com")
         self.table = table
-        self._https = url.scheme == "https"
         self._host = url.netloc
         self._path = url.path or "/"
         self._region = region
         self._credentials = credentials
-        self._timeout = timeout_s
         self._attempts = max(1, max_attempts)
         self._retention_s = retention_days * 86400
-        self._pool: list[Any] = []
-        self._pool_size = max_pool_connections
-        self._lock = threading.Lock()
+        self._pool = ConnectionPool(
+            url.netloc, url.scheme == "https", timeout_s, max_pool_connections
+        )
 
     # -- the port ---------------------------------------------------------------------------
 
@@ -211,7 +209,7 @@ class DynamoDbReports:
         return self._credentials
 
     def _send(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        conn = self._checkout()
+        conn = self._pool.checkout()
         try:
             conn.request("POST", self._path, body=body, headers=headers)
             response = conn.getresponse()
@@ -222,26 +220,10 @@ class DynamoDbReports:
             conn.close()
             raise
         if reusable:
-            self._checkin(conn)
+            self._pool.checkin(conn)
         else:
             conn.close()
         return status, raw
-
-    def _checkout(self) -> Any:
-        with self._lock:
-            if self._pool:
-                return self._pool.pop()
-        import http.client
-
-        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        return cls(self._host, timeout=self._timeout)
-
-    def _checkin(self, conn: Any) -> None:
-        with self._lock:
-            if len(self._pool) < self._pool_size:
-                self._pool.append(conn)
-                return
-        conn.close()
 
 
 def _error_type(raw: bytes) -> str:
