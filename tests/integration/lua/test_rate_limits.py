@@ -4,6 +4,7 @@ leaves, blocks, the heartbeat bucket) and per client address (connects, joins)."
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -12,29 +13,13 @@ from pairchat.domain.service import Caller, ChatService
 from pairchat.handlers import ws
 from tests.conftest import RecordingNotifier
 from tests.integration.conftest import MakeService
-from tests.support import load_event, pair
+from tests.support import keyspace, load_event, pair
 
 pytestmark = pytest.mark.integration
 
 
-def snapshot(svc: ChatService) -> dict[str, object]:
-    """Every key except the rate counters, with its value."""
-    r, out = svc.store.client, {}
-    for key in r.scan_iter():
-        if ":rate:" in key:
-            continue
-        kind = r.type(key)
-        if kind == "hash":
-            out[key] = r.hgetall(key)
-        elif kind == "zset":
-            out[key] = r.zrange(key, 0, -1, withscores=True)
-        elif kind == "set":
-            out[key] = r.smembers(key)
-        elif kind == "list":
-            out[key] = r.lrange(key, 0, -1)
-        else:
-            out[key] = r.get(key) if kind == "string" else kind
-    return out
+def snapshot(svc: ChatService) -> dict[str, Any]:
+    return keyspace(svc.store.client)
 
 
 def test_joins_and_nexts_share_one_limit(

@@ -14,29 +14,13 @@ from pairchat.domain.shadow import ShadowPool
 from pairchat.handlers import ws
 from tests.conftest import RecordingNotifier, RecordingReports
 from tests.integration.conftest import MakeService
-from tests.support import load_event, pair
+from tests.support import keyspace, load_event, pair
 
 pytestmark = pytest.mark.integration
 
 
 def everything(svc: ChatService) -> dict[str, Any]:
-    """Every key with its value, the rate counters and the reporters' sets included."""
-    r, out = svc.store.client, {}
-    for key in r.scan_iter():
-        kind = r.type(key)
-        if kind == "hash":
-            out[key] = r.hgetall(key)
-        elif kind == "zset":
-            out[key] = r.zrange(key, 0, -1, withscores=True)
-        elif kind == "set":
-            out[key] = r.smembers(key)
-        elif kind == "list":
-            out[key] = r.lrange(key, 0, -1)
-        elif kind == "stream":
-            out[key] = r.xrange(key)
-        else:
-            out[key] = r.get(key)
-    return out
+    return keyspace(svc.store.client)
 
 
 def meet(svc: ChatService, target: str, other: str, first: bool = False) -> None:
