@@ -67,7 +67,7 @@ pytest-redis: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 pytest-valkey: $(STAMP)
-	@echo "==> pytest on Valkey: the integration tier again, but the template and browser tests ($(VALKEY_STATEFUL_EXAMPLES) state machine examples)"
+	@echo "==> pytest on Valkey: the integration tier again, without the template and browser tests ($(VALKEY_STATEFUL_EXAMPLES) state machine examples)"
 	PAIRCHAT_TEST_ENGINE=valkey PAIRCHAT_STATEFUL_EXAMPLES=$(VALKEY_STATEFUL_EXAMPLES) \
 	  $(PY) -m pytest -n $(VALKEY_WORKERS) --dist loadgroup tests/integration \
 	  --ignore=tests/integration/template -m "not e2e"
