@@ -13,10 +13,15 @@ readable lines; the JSON lines are what the Lambda functions write in AWS.
 
 The choice travels to the handler worker processes in :data:`MODE_ENV`, which ``pairchat dev``
 sets before it starts them.
+
+Every process of the stack writes whole lines to stdout (:class:`LineWriter`): Powertools
+prints each EMF object with ``print()``, which writes the object and its newline in two calls,
+and the handler threads of a worker (and the workers of a stack) share one pipe.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -44,8 +49,61 @@ def json_mode() -> bool:
     return os.environ.get(MODE_ENV, "text") == "json"
 
 
+class LineWriter(io.TextIOBase):
+    """A text stream that hands each complete line to ``target`` in one write.
+
+    ``print(obj)`` writes ``obj`` and then its newline; with an unbuffered stdout
+    (``PYTHONUNBUFFERED``, ``python -u``) those are two writes to the pipe, and two handler
+    threads or workers printing EMF objects at once left ``{...}{...}`` on one line, which no
+    log reader (nor a test of ``--json-logs --metrics``, under load) can parse. Text waits
+    per thread until its newline; whole lines go out under a lock, one write each (a pipe keeps
+    a write of up to 4 KiB whole, between processes too).
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self.target = target
+        self._lock = threading.Lock()
+        self._pending = threading.local()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        text = getattr(self._pending, "text", "") + s
+        cut = text.rfind("\n") + 1
+        self._pending.text = text[cut:]
+        if cut:
+            self._emit(text[:cut])
+        return len(s)
+
+    def flush(self) -> None:
+        text = getattr(self._pending, "text", "")
+        self._pending.text = ""
+        self._emit(text)
+
+    def _emit(self, text: str) -> None:
+        with self._lock:
+            if text:
+                self.target.write(text)
+            self.target.flush()
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.target.encoding
+
+
 def configure(level: int, json_logs: bool | None = None) -> None:
-    """This process's stdlib logging (the gateway's and workers' own lines), on stderr."""
+    """This process's stdlib logging (the gateway's and workers' own lines), on stderr; its
+    stdout (the handlers' JSON and EMF lines) line by line (:class:`LineWriter`)."""
+    if not isinstance(sys.stdout, LineWriter):
+        sys.stdout = LineWriter(sys.stdout)
     if json_logs is not None:
         os.environ[MODE_ENV] = "json" if json_logs else "text"
     root = logging.getLogger()
