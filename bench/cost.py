@@ -40,7 +40,7 @@ def usages(st: Any, ht: Mapping[str, Any]) -> dict[str, OpUsage]:
         key: OpUsage(
             inbound=r.inbound,
             posts=r.posts,
-            invocations=1.0,
+            invocations=ht[key].invocations,
             handler_ms=ht[key].handler_cpu_ms,
             scripts=r.script_calls,
             ecpu=ecpus(r.cpu_us, st.simple_cpu_us, r.bytes_in + r.bytes_out, r.script_calls),

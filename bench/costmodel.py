@@ -6,7 +6,8 @@ test_costmodel.py checks it by hand. The model:
 - API Gateway: every frame a client sends and every post back is one message (frames are far
   under the 32 KB increment); ``$connect``/``$disconnect`` are not messages; each active user
   holds one connection minute per minute.
-- Lambda: one invocation per frame, connect and disconnect; billed duration per invocation
+- Lambda: one invocation per frame and disconnect, two per connect (the `$connect` authorizer,
+  then `$connect`); billed duration per invocation
   = local warm handler CPU time x (1769 MB / memory: Lambda's CPU share) + the waits of its
   posts and Redis calls (assumptions), rounded up to 1 ms.
 - ElastiCache: ECPUs per script call = max(1, server CPU / a plain SET/GET's server CPU,
