@@ -236,15 +236,17 @@ class Sender:
 
     url: str
     key: str
+    #: The sender's session: KEYS[2], as the handlers pass it, and where relay.lua counts.
+    session: str
     args: list[str]
     sha: str
-    counter: str
 
     def relays(self) -> int:
-        """Relays so far: relay.lua counts each one in the sender's rate counter."""
+        """Relays so far: relay.lua counts each one in the sender's rate counter (its
+        session's `send.c`)."""
         client = redis.Redis.from_url(self.url)
-        try:  # one window (RATE_WINDOW_S) covers the run: its count is the hash's `c`
-            return int(client.hget(self.counter, "c") or 0)
+        try:  # one window (RATE_WINDOW_S) covers the run: its count is the field's
+            return int(client.hget(self.session, "send.c") or 0)
         finally:
             client.close()
 
@@ -252,7 +254,7 @@ class Sender:
         """``redis-benchmark`` sending this relay as fast as the server takes it (C, 4
         connections, pipelines of 50: the server, not the client, is the bottleneck)."""
         host, port = self.url.removeprefix("redis://").split("/")[0].split(":")
-        command = ["EVALSHA", self.sha, "1", self.key, *self.args]
+        command = ["EVALSHA", self.sha, "2", self.key, self.session, *self.args]
         return subprocess.Popen(
             [REDIS_BENCHMARK, "-h", host, "-p", port, "-c", "4", "-P", "50", "-n", "1000000000",
              "-q", *command],
@@ -279,7 +281,8 @@ def sender(url: str, pools: tuple[str, ...], pool: str, tag: str) -> Sender:
         s = settings
         args = [store.keys.prefix, a, str(s.session_ttl_s * 1000), str(s.room_ttl_s)]
         args += [str(s.rate_messages), str(RATE_WINDOW_S * 1000)]
-        return Sender(url, store.keys.connection(a), args, sha, store.keys.rate("send", f"a:{a}"))
+        session = store.keys.session(f"a:{a}")
+        return Sender(url, store.keys.connection(a), session, args, sha)
     finally:
         client.close()
 

@@ -17,7 +17,7 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from pairchat.bootstrap import Runtime, pool_service, redis_client
-from pairchat.domain.service import ChatService
+from pairchat.domain.service import Caller, ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.domain.sweeper import PoolSweeper, Sweeper
 from pairchat.handlers.ws import handle_connect, handle_disconnect, handle_message
@@ -150,7 +150,7 @@ def test_every_script_stays_in_its_pools_slot(
         svc.send(b, "hi")  # relay.lua
         svc.heartbeat(a)  # heartbeat.lua
         svc.report(a, "rude")  # report.lua
-        svc.block(a, authenticated=True)  # block.lua, then mirror_block.lua x 5
+        svc.block(a, Caller(authenticated=True))  # block.lua, then mirror_block.lua x 5
         svc.connect("w-" + pool, f"{pool}-wally")
         svc.join("w-" + pool, "male", "male")
         svc.leave("w-" + pool)  # leave.lua

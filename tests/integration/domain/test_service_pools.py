@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from pairchat.bootstrap import Unannounced, pool_service
-from pairchat.domain.service import ChatService
+from pairchat.domain.service import Caller, ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.domain.sweeper import PoolSweeper, Sweeper
 from pairchat.handlers.ws import handle_connect, handle_message
@@ -105,7 +105,7 @@ def test_a_token_users_block_follows_it_across_pools_recent_partners_do_not(
     es.join("b-es", "male", "any")
     assert notifier.last("b-es")["type"] == "matched", "recent partners stay in their pool"
     # alice blocks bob in es: the block is written into every pool
-    es.block("a-es", authenticated=True)
+    es.block("a-es", Caller(authenticated=True))
     assert notifier.last("a-es")["type"] == "blocked"
     for pool in POOLS:
         assert redis_client.smembers(P[pool] + "block:alice") == {"bob"}, pool
@@ -156,7 +156,7 @@ def test_a_pool_that_cannot_be_written_does_not_undo_the_block(
     en.connect("q", "quinn", authenticated=True)
     en.join("p", "female", "any")
     en.join("q", "male", "any")
-    en.block("p", authenticated=True)
+    en.block("p", Caller(authenticated=True))
     assert notifier.last("p")["type"] == "blocked"
     assert counted.count("BlockMirrorFailures") == 1
     assert redis_client.smembers(P["en"] + "block:pat") == {"quinn"}

@@ -209,7 +209,7 @@ class ChatService:
         elif isinstance(command, Report):
             self.report(connection_id, command.reason, caller)
         elif isinstance(command, Block):
-            self.block(connection_id, caller.authenticated, caller)
+            self.block(connection_id, caller)
         elif isinstance(command, Typing):
             self.typing(connection_id, command.typing, caller)
         else:  # pragma: no cover - exhaustive
@@ -373,15 +373,13 @@ class ChatService:
             self.telemetry.count("ReportsUnparked", moved)
         return moved
 
-    def block(
-        self, connection_id: str, authenticated: bool = False, caller: Caller = UNKNOWN
-    ) -> None:
+    def block(self, connection_id: str, caller: Caller = UNKNOWN) -> None:
         """Blocks the partner the server knows; a live room with it ends. A token user's
         block is also written into every other pool (one script call each), so it holds
         wherever the user goes; an anonymous id never recurs, so its block stays here."""
         result = self.store.block(connection_id, caller.user_id)
         self.telemetry.count("Blocks")
-        if authenticated:
+        if caller.authenticated:
             self._mirror_block(result.user_id, result.partner_id)
         if result.detail:
             self._tell_partner_left(result.detail, result.room_id)
