@@ -52,7 +52,7 @@ from hypothesis.stateful import (
 
 from pairchat.domain.errors import PairchatError
 from pairchat.domain.keys import GENDERS, PREFERENCES
-from pairchat.domain.service import ChatService
+from pairchat.domain.service import UNKNOWN, Caller, ChatService
 from pairchat.domain.store import ChatStore
 from pairchat.settings import Settings
 from tests.invariants import (
@@ -168,14 +168,27 @@ def machine(redis_url: str, base: Settings) -> type[RuleBasedStateMachine]:
         def uid(self, u: int) -> str:
             return f"user{u}"
 
+        def caller(self, u: int) -> Caller:
+            """Who the handler says is calling, varied with the trace's length: usually the
+            authorizer's user id (the scripts then take KEYS[2]), sometimes none (they read
+            the connection key), now and then another user's id (they must fall back to the
+            connection key and act for the right user)."""
+            pick = len(self.trace) % 7
+            if pick < 4:
+                return Caller(user_id=self.uid(u))
+            if pick < 6:
+                return UNKNOWN
+            return Caller(user_id=self.uid((u + 1) % USERS))
+
         def act(self, u: int, fn: Any, *args: Any) -> None:
             cid = self.conn[u]
             if cid is None:
                 return
             self.notifier.step.clear()
-            self.trace.append(f"{fn.__name__} {self.uid(u)} {cid} {args}")
+            caller = self.caller(u)
+            self.trace.append(f"{fn.__name__} {self.uid(u)} {cid} {args} as {caller.user_id!r}")
             try:
-                fn(cid, *args)
+                fn(cid, *args, caller=caller)
             except PairchatError as error:
                 self.svc.reject(cid, error)
                 if error.code == "session_expired":
