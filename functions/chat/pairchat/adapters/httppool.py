@@ -20,6 +20,25 @@ class ConnectionPool:
         self._idle: list[Any] = []
         self._lock = threading.Lock()
 
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """One POST on a pooled connection: the status and the body. A connection the
+        server will close, or one that failed mid-request, is not put back."""
+        conn = self.checkout()
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+            status = int(response.status)
+            reusable = not response.will_close
+        except BaseException:
+            conn.close()
+            raise
+        if reusable:
+            self.checkin(conn)
+        else:
+            conn.close()
+        return status, raw
+
     def checkout(self) -> Any:
         with self._lock:
             if self._idle:

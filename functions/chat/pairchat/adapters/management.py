@@ -130,21 +130,7 @@ class SignedHttpNotifier:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        conn = self._pool.checkout()
-        try:
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            status = int(response.status)
-            reusable = not response.will_close
-        except BaseException:
-            conn.close()
-            raise
-        if reusable:
-            self._pool.checkin(conn)
-        else:
-            conn.close()
-        return status
+        return self._pool.post(path, body, headers)[0]
 
 
 @dataclass(frozen=True)

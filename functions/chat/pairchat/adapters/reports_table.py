@@ -209,21 +209,7 @@ class DynamoDbReports:
         return self._credentials
 
     def _send(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        conn = self._pool.checkout()
-        try:
-            conn.request("POST", self._path, body=body, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-            status = int(response.status)
-            reusable = not response.will_close
-        except BaseException:
-            conn.close()
-            raise
-        if reusable:
-            self._pool.checkin(conn)
-        else:
-            conn.close()
-        return status, raw
+        return self._pool.post(self._path, body, headers)
 
 
 def _error_type(raw: bytes) -> str:
