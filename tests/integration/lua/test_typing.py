@@ -66,3 +66,13 @@ def test_a_partner_that_is_reconnecting_is_not_told(
     calls = len(notifier.calls)
     svc.typing("a", True)
     assert len(notifier.calls) == calls
+
+
+def test_a_room_paired_before_sessions_knew_their_mate_still_gets_the_indicator(
+    service: ChatService, notifier: RecordingNotifier, redis_client: redis.Redis
+) -> None:
+    ua, ub = pair(service, "a", "b")
+    for uid in (ua, ub):
+        redis_client.hdel(service.store.keys.session(uid), "mate", "rr")  # as they were
+    service.typing("a", True)
+    assert typing_frames(notifier, "b") == [True]
