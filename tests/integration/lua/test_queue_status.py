@@ -4,6 +4,7 @@ stream, onlyRecent when only recent partners wait."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import replace
 
@@ -56,16 +57,41 @@ def test_eta_is_within_a_factor_2_of_the_waits_on_a_steady_stream(
 ) -> None:
     """Waiters (female seeking male) arrive every 40 ms; joiners (male seeking female) too,
     but five arrivals behind, so each waiter waits about 200 ms. The estimate each waiter is
-    given when it queues is compared with the wait measured here."""
+    given when it queues is compared with the wait measured here.
+
+    The premise is a steady stream. On a loaded machine this process can stall for a second
+    (it did, in make test's Valkey pass beside the Redis pass), which makes the stream and the
+    waits around the stall anything but steady: such a run is done again (at most 3 runs);
+    a steady run must have every estimate within a factor 2, and if none was steady, most
+    estimates and their median must still be."""
+    for attempt in range(3):
+        redis_client.flushall()  # our private server: no statistics from the last run
+        ratios, lateness, first = _eta_ratios(redis_client, settings)
+        assert first is None  # no data yet for the first waiter
+        if lateness <= 0.04:
+            assert all(0.5 <= r <= 2 for r in ratios), (attempt, ratios)
+            return
+    assert sum(0.5 <= r <= 2 for r in ratios) >= 0.8 * len(ratios), (lateness, ratios)
+    assert 0.5 <= statistics.median(ratios) <= 2, (lateness, ratios)
+
+
+def _eta_ratios(
+    redis_client: redis.Redis, settings: Settings
+) -> tuple[list[float], float, int | None]:
+    """One run of the stream: each waiter's estimate over its measured wait (after a
+    warm-up), the run's worst lateness against its schedule (s), the first waiter's
+    estimate."""
     store = ChatStore(redis_client, replace(settings, rate_joins=0))
     step, lag, total, warmup = 0.04, 5, 45, 10
     joined: dict[str, float] = {}
     estimates: dict[str, int | None] = {}
     measured: dict[str, float] = {}
+    lateness = 0.0
     start = time.monotonic()
     for i in range(total + lag):
         target = start + i * step
         time.sleep(max(0.0, target - time.monotonic()))
+        lateness = max(lateness, time.monotonic() - target)
         if i < total:
             cid, uid = f"w{i}", f"waiter{i}"
             store.open_session(cid, uid)
@@ -83,8 +109,7 @@ def test_eta_is_within_a_factor_2_of_the_waits_on_a_steady_stream(
         eta = estimates[uid]
         assert eta is not None, f"{uid}: no estimate after {i} pairings"
         ratios.append(eta / measured[uid])
-    assert all(0.5 <= r <= 2 for r in ratios), ratios
-    assert estimates["waiter0"] is None  # no data yet
+    return ratios, lateness, estimates["waiter0"]
 
 
 def test_only_recent_partners_waiting_is_said(
